@@ -1,0 +1,185 @@
+// Package auth signs a device in to Microsoft Entra ID with the device code
+// flow and gets Azure Maps tokens silently afterwards, through MSAL Go's
+// public client.
+package auth
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
+)
+
+// MapsScope is the delegated Azure Maps permission, "Access Azure Maps".
+const MapsScope = "https://atlas.microsoft.com/user_impersonation"
+
+// DefaultAuthorityHost is Entra ID's public cloud.
+const DefaultAuthorityHost = "https://login.microsoftonline.com"
+
+// DefaultTenant lets any work or school account sign in.
+const DefaultTenant = "organizations"
+
+// Store keeps the token cache between runs (see package tokenstore).
+type Store interface {
+	cache.ExportReplace
+	// Lock serialises whole token operations across processes.
+	Lock(ctx context.Context) (unlock func(), err error)
+	Clear(ctx context.Context) error
+}
+
+// Config says which app signs in where.
+type Config struct {
+	// Authority is the full authority URL; it wins over Tenant.
+	Authority string
+	// Tenant is a tenant id or domain, or organizations (the default).
+	Tenant   string
+	ClientID string
+	// Scopes default to MapsScope.
+	Scopes []string
+	// CAFile is an extra PEM bundle added to the system roots.
+	CAFile string
+	Store  Store
+}
+
+// ResolveAuthority returns the authority URL a Config means.
+func (c Config) ResolveAuthority() (string, error) {
+	a := c.Authority
+	if a == "" {
+		t := c.Tenant
+		if t == "" {
+			t = DefaultTenant
+		}
+		a = DefaultAuthorityHost + "/" + t
+	}
+	u, err := url.Parse(a)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("authority %q is not a URL like https://login.microsoftonline.com/TENANT", a)
+	}
+	if u.Scheme != "https" {
+		return "", fmt.Errorf("authority %q must use https", a)
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		return "", fmt.Errorf("authority %q names no tenant: add /TENANT", a)
+	}
+	return strings.TrimRight(a, "/"), nil
+}
+
+// Client signs in and gets tokens.
+type Client struct {
+	app       public.Client
+	store     Store
+	scopes    []string
+	pacer     *pacer
+	authority string
+}
+
+// New makes a client. It does no network I/O.
+func New(cfg Config) (*Client, error) {
+	if strings.TrimSpace(cfg.ClientID) == "" {
+		return nil, ErrNoClientID
+	}
+	authority, err := cfg.ResolveAuthority()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("no token store")
+	}
+	scopes := cfg.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{MapsScope}
+	}
+	p := newPacer(&lazyTransport{caFile: cfg.CAFile})
+	app, err := public.New(cfg.ClientID,
+		public.WithAuthority(authority),
+		public.WithCache(cfg.Store),
+		public.WithHTTPClient(&http.Client{Transport: p}),
+		// Discovery would call login.microsoftonline.com for any other host;
+		// off, it costs nothing against Entra ID itself.
+		public.WithInstanceDiscovery(false),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("set up MSAL: %w", err)
+	}
+	return &Client{app: app, store: cfg.Store, scopes: scopes, pacer: p, authority: authority}, nil
+}
+
+// Authority is the authority URL in use.
+func (c *Client) Authority() string { return c.authority }
+
+// lazyTransport builds its TLS settings on first use, so a run served from
+// the cache never reads the system roots.
+type lazyTransport struct {
+	caFile string
+	once   sync.Once
+	rt     http.RoundTripper
+	err    error
+}
+
+func (t *lazyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.once.Do(func() { t.rt, t.err = newTransport(t.caFile) })
+	if t.err != nil {
+		return nil, t.err
+	}
+	return t.rt.RoundTrip(req)
+}
+
+// newTransport is the default transport (which honours HTTPS_PROXY and
+// NO_PROXY) with TLS 1.2 or newer and the extra CA file trusted.
+func newTransport(caFile string) (http.RoundTripper, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	return tr, nil
+}
+
+// Account is who is signed in.
+type Account struct {
+	Username string `json:"username"`
+	Name     string `json:"name,omitempty"`
+	TenantID string `json:"tenant_id"`
+}
+
+func accountOf(a public.Account) Account {
+	return Account{Username: a.PreferredUsername, Name: a.Name, TenantID: a.Realm}
+}
+
+// Result is an access token and whose it is.
+type Result struct {
+	AccessToken string
+	ExpiresOn   time.Time
+	Account     Account
+	// FromCache is true when no request was made.
+	FromCache bool
+}
+
+func resultOf(ar public.AuthResult) Result {
+	return Result{
+		AccessToken: ar.AccessToken,
+		ExpiresOn:   ar.ExpiresOn,
+		Account:     accountOf(ar.Account),
+		FromCache:   ar.Metadata.TokenSource == public.TokenSourceCache,
+	}
+}
