@@ -6,6 +6,7 @@ require (
 	github.com/AzureAD/microsoft-authentication-library-for-go v1.10.1
 	github.com/gofrs/flock v0.13.1
 	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/peterbourgon/ff/v3 v3.4.0
 	github.com/zalando/go-keyring v0.2.8
 )
 

@@ -176,10 +176,15 @@ type Result struct {
 }
 
 func resultOf(ar public.AuthResult) Result {
+	acct := accountOf(ar.Account)
+	if acct.Name == "" {
+		// MSAL leaves Account.Name empty; the ID token has it.
+		acct.Name = ar.IDToken.Name
+	}
 	return Result{
 		AccessToken: ar.AccessToken,
 		ExpiresOn:   ar.ExpiresOn,
-		Account:     accountOf(ar.Account),
+		Account:     acct,
 		FromCache:   ar.Metadata.TokenSource == public.TokenSourceCache,
 	}
 }

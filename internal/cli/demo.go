@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/mapsdevice/mapsdevice/emulator"
+)
+
+type demoOptions struct {
+	Manual       bool
+	ApproveAfter time.Duration
+	JSON         bool
+}
+
+func newDemoCmd(stdio Stdio) *ffcli.Command {
+	var o demoOptions
+	fs := newFlagSet("demo", stdio)
+	fs.BoolVar(&o.Manual, "manual", false, "approve in a browser yourself instead of automatically")
+	fs.DurationVar(&o.ApproveAfter, "approve-after", 3*time.Second, "delay before the demo approves its own code")
+	fs.BoolVar(&o.JSON, "json", false, "write login events as NDJSON to stdout")
+	return &ffcli.Command{
+		Name:       "demo",
+		ShortUsage: "mapsdevice demo [flags]",
+		ShortHelp:  "run the whole product against the built-in emulator",
+		LongHelp: strings.TrimSpace(`
+Start the emulator in this process on a free loopback port with a throwaway
+state folder, sign in with a device code that approves itself after a few
+seconds (or, with --manual, that you approve in a browser), then get a token
+silently the way a device does afterwards. Nothing is kept.`),
+		FlagSet:   fs,
+		UsageFunc: usage,
+		Options:   parseOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return finish(stdio, settings{}, o.JSON, usageError{fmt.Errorf("demo takes no arguments, got %q", args[0])})
+			}
+			return finish(stdio, settings{}, o.JSON, runDemo(ctx, stdio, o))
+		},
+	}
+}
+
+func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
+	opts := emulator.Options{Interval: time.Second}
+	if !o.Manual {
+		opts.AutoApprove = o.ApproveAfter
+	}
+	srv, err := emulator.New(opts)
+	if err != nil {
+		return fmt.Errorf("start emulator: %w", err)
+	}
+	defer srv.Close()
+	s := settings{
+		Authority:  srv.Authority(),
+		ClientID:   srv.ClientID(),
+		Scope:      emulator.MapsScope,
+		TokenStore: "memory",
+		CAFile:     srv.CAFile(),
+		Profile:    "demo",
+	}
+	fmt.Fprintf(stdio.Err, "Demo: a local Entra ID emulator is running at %s.\n", srv.URL())
+	if o.Manual {
+		fmt.Fprintf(stdio.Err, "Open the page below in a browser (accept its self-signed certificate), enter the code and approve.\n\n")
+	} else {
+		fmt.Fprintf(stdio.Err, "The demo approves the code by itself after %s, as a person on a phone would.\n\n", o.ApproveAfter)
+	}
+	si, err := s.open(ctx, stdio)
+	if err != nil {
+		return err
+	}
+	res, si, err := deviceSignIn(ctx, stdio, si, s, o.JSON)
+	if err != nil {
+		return err
+	}
+	again, err := si.client.Token(ctx)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		writeEvent(stdio.Out, map[string]any{
+			"event":       "signed_in",
+			"username":    res.Account.Username,
+			"tenant_id":   res.Account.TenantID,
+			"expires_at":  formatTime(res.ExpiresOn),
+			"token_store": si.choice.Store.Kind(),
+		})
+		return nil
+	}
+	claims, err := srv.VerifyAccessToken(again.AccessToken)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdio.Out, "\nSigned in as %s (%s), tenant %s.\n", res.Account.Username, res.Account.Name, res.Account.TenantID)
+	fmt.Fprintf(stdio.Out, "Azure Maps access token: audience %v, scope %v, valid until %s.\n",
+		claims["aud"], claims["scp"], again.ExpiresOn.Local().Format("15:04:05 MST"))
+	fmt.Fprintf(stdio.Out, "A second token request was served from the cache: %v.\n", again.FromCache)
+	fmt.Fprintln(stdio.Out, "\nNext: run 'mapsdevice emulator' in one shell and 'mapsdevice login' in another (see the README).")
+	return nil
+}

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/mapsdevice/mapsdevice/emulator"
+)
+
+type emulatorOptions struct {
+	Listen                  string
+	State                   string
+	Interval                time.Duration
+	ExpiresIn               time.Duration
+	AccessTokenLifetime     time.Duration
+	AutoApprove             time.Duration
+	Users                   string
+	UsersFile               string
+	VerificationURIComplete bool
+	SingleUseRefreshTokens  bool
+}
+
+func newEmulatorCmd(stdio Stdio) *ffcli.Command {
+	var o emulatorOptions
+	fs := newFlagSet("emulator", stdio)
+	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8443", "address to listen on; keep it fixed so stored sign-ins stay valid")
+	fs.StringVar(&o.State, "state", filepath.Join(defaultHome(), "emulator"), "folder for ca.pem and the signing keys")
+	fs.DurationVar(&o.Interval, "interval", 5*time.Second, "device code polling interval, whole seconds")
+	fs.DurationVar(&o.ExpiresIn, "expires-in", 15*time.Minute, "device code lifetime")
+	fs.DurationVar(&o.AccessTokenLifetime, "access-token-lifetime", 75*time.Minute, "access token lifetime")
+	fs.DurationVar(&o.AutoApprove, "auto-approve", 0, "approve every new code as the default user after this delay (0: never)")
+	fs.StringVar(&o.Users, "users", "", `extra users, comma-separated "name@domain[=role]"`)
+	fs.StringVar(&o.UsersFile, "users-file", "", `JSON file of extra users: [{"username","name","role"}]`)
+	fs.BoolVar(&o.VerificationURIComplete, "verification-uri-complete", false, "also send verification_uri_complete (Entra ID never does)")
+	fs.BoolVar(&o.SingleUseRefreshTokens, "single-use-refresh-tokens", false, "reject a refresh token once redeemed (Entra ID keeps old ones valid)")
+	return &ffcli.Command{
+		Name:       "emulator",
+		ShortUsage: "eval \"$(mapsdevice emulator [flags] &)\"   or   mapsdevice emulator [flags]",
+		ShortHelp:  "run a local Entra ID for tests and demos",
+		LongHelp: strings.TrimSpace(`
+Run a local emulator of Microsoft Entra ID over HTTPS. It prints shell
+export lines (MAPSDEVICE_AUTHORITY, MAPSDEVICE_CLIENT_ID, MAPSDEVICE_CA_FILE)
+on stdout, then serves until interrupted or terminated.
+
+People approve codes at https://<listen>/devicelogin; scripts can post the
+form directly:
+  curl --cacert "$MAPSDEVICE_CA_FILE" -d user_code=CODE -d action=approve \
+       https://127.0.0.1:8443/devicelogin
+Built-in users: contributor@emulator.test (Azure Maps Data Contributor, the
+default) and reader@emulator.test (Azure Maps Data Reader).`),
+		FlagSet:   fs,
+		UsageFunc: usage,
+		Options:   parseOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("emulator takes no arguments, got %q", args[0])}
+			}
+			return runEmulator(ctx, stdio, o)
+		},
+	}
+}
+
+func (o emulatorOptions) serverOptions() (emulator.Options, error) {
+	opts := emulator.Options{
+		StateDir:                o.State,
+		Listen:                  o.Listen,
+		Interval:                o.Interval,
+		ExpiresIn:               o.ExpiresIn,
+		AccessTokenLifetime:     o.AccessTokenLifetime,
+		AutoApprove:             o.AutoApprove,
+		VerificationURIComplete: o.VerificationURIComplete,
+		SingleUseRefreshTokens:  o.SingleUseRefreshTokens,
+	}
+	if o.Interval < time.Second || o.Interval%time.Second != 0 {
+		return opts, usageError{fmt.Errorf("--interval %s: use whole seconds, at least 1s", o.Interval)}
+	}
+	for _, spec := range strings.Split(o.Users, ",") {
+		if strings.TrimSpace(spec) == "" {
+			continue
+		}
+		u, err := emulator.ParseUser(spec)
+		if err != nil {
+			return opts, usageError{err}
+		}
+		opts.Users = append(opts.Users, u)
+	}
+	if o.UsersFile != "" {
+		users, err := emulator.LoadUsers(o.UsersFile)
+		if err != nil {
+			return opts, usageError{err}
+		}
+		opts.Users = append(opts.Users, users...)
+	}
+	return opts, nil
+}
+
+func runEmulator(ctx context.Context, stdio Stdio, o emulatorOptions) error {
+	opts, err := o.serverOptions()
+	if err != nil {
+		return err
+	}
+	srv, err := emulator.New(opts)
+	if err != nil {
+		return fmt.Errorf("start emulator: %w", err)
+	}
+	defer srv.Close()
+	fmt.Fprintf(stdio.Out, "export MAPSDEVICE_AUTHORITY=%s\nexport MAPSDEVICE_CLIENT_ID=%s\nexport MAPSDEVICE_CA_FILE=%s\n",
+		shellQuote(srv.Authority()), shellQuote(srv.ClientID()), shellQuote(srv.CAFile()))
+	fmt.Fprintf(stdio.Err, "Emulated Entra ID on %s. Approve sign-ins at %s/devicelogin.\n", srv.URL(), srv.URL())
+	if o.AutoApprove > 0 {
+		fmt.Fprintf(stdio.Err, "Every new code is approved as %s after %s.\n", emulator.ContributorUser, o.AutoApprove)
+	}
+	fmt.Fprintln(stdio.Err, "Press Ctrl+C to stop.")
+	<-ctx.Done()
+	return nil
+}
+
+// shellQuote quotes a value for POSIX shells.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mapsdevice/mapsdevice/auth"
+	"github.com/mapsdevice/mapsdevice/auth/tokenstore"
+)
+
+// settings are the flags every signed-in command shares.
+type settings struct {
+	Tenant     string
+	Authority  string
+	ClientID   string
+	Scope      string
+	TokenStore string
+	CAFile     string
+	Profile    string
+	Home       string
+}
+
+func (s *settings) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.Tenant, "tenant", auth.DefaultTenant, "Entra ID tenant id or domain (ignored when --authority is set)")
+	fs.StringVar(&s.Authority, "authority", "", "full authority URL, https://HOST/TENANT (default "+auth.DefaultAuthorityHost+"/<tenant>)")
+	fs.StringVar(&s.ClientID, "client-id", "", "application (client) id of your app registration")
+	fs.StringVar(&s.Scope, "scope", auth.MapsScope, "scopes to ask for, separated by spaces")
+	fs.StringVar(&s.TokenStore, "token-store", "auto", "where tokens are kept: auto, keyring, file or memory")
+	fs.StringVar(&s.CAFile, "ca-file", "", "extra PEM CA bundle to trust, such as the emulator's ca.pem")
+	fs.StringVar(&s.Profile, "profile", "default", "name of the sign-in, to keep several apart")
+	fs.StringVar(&s.Home, "home", defaultHome(), "state folder for tokens")
+}
+
+func (s settings) authorityHint() string {
+	if a, err := (auth.Config{Authority: s.Authority, Tenant: s.Tenant}).ResolveAuthority(); err == nil {
+		return a
+	}
+	return s.Authority
+}
+
+// signedIn is an auth client with the store it uses.
+type signedIn struct {
+	client *auth.Client
+	choice tokenstore.Choice
+}
+
+// open builds the client; it prints the keyring fallback notice when auto
+// had to fall back.
+func (s settings) open(ctx context.Context, stdio Stdio) (signedIn, error) {
+	if strings.ContainsAny(s.Profile, `/\`) || s.Profile == "" || strings.HasPrefix(s.Profile, ".") {
+		return signedIn{}, usageError{fmt.Errorf("profile %q: use letters, digits, dashes or dots", s.Profile)}
+	}
+	if strings.TrimSpace(s.ClientID) == "" {
+		return signedIn{}, auth.ErrNoClientID
+	}
+	choice, err := tokenstore.Open(ctx, s.TokenStore, s.Home, s.Profile, tokenstore.OSKeyring{Timeout: 3 * time.Second})
+	if err != nil {
+		return signedIn{}, usageError{err}
+	}
+	if choice.Fallback != "" {
+		fmt.Fprintf(stdio.Err, "Note: %s.\n", choice.Fallback)
+	}
+	client, err := auth.New(auth.Config{
+		Authority: s.Authority,
+		Tenant:    s.Tenant,
+		ClientID:  s.ClientID,
+		Scopes:    strings.Fields(s.Scope),
+		CAFile:    s.CAFile,
+		Store:     choice.Store,
+	})
+	if err != nil {
+		return signedIn{}, usageError{err}
+	}
+	return signedIn{client: client, choice: choice}, nil
+}
+
+// storeName is the token store as status shows it.
+func (si signedIn) storeName() string {
+	if si.choice.Auto {
+		return si.choice.Store.Kind() + " (chosen automatically)"
+	}
+	return si.choice.Store.Kind()
+}
+
+// writeEvent writes one NDJSON line.
+func writeEvent(w io.Writer, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	w.Write(append(data, '\n'))
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// until is a short human duration from now.
+func until(t time.Time) string {
+	d := time.Until(t).Round(time.Second)
+	if d <= 0 {
+		return "now"
+	}
+	if d >= time.Minute {
+		d = d.Round(time.Minute)
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+}
