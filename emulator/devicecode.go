@@ -249,7 +249,7 @@ func (s *Server) redeemRefreshToken(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rg := s.refresh[r.PostForm.Get("refresh_token")]
+	rg := s.refresh[refreshKey(r.PostForm.Get("refresh_token"))]
 	switch {
 	case rg == nil || rg.clientID != r.PostForm.Get("client_id"):
 		writeError(w, http.StatusBadRequest, "invalid_grant", 9002313,
@@ -265,12 +265,12 @@ func (s *Server) redeemRefreshToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_grant", 70000,
 			"The provided value for the input parameter 'refresh_token' is not valid: it was already redeemed (single-use refresh tokens are on).")
 	default:
+		rg.used = true
 		body, err := s.issueTokens(rg.user, rg.clientID, scopes, now)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "server_error", 0, "The emulator could not sign a token.")
 			return
 		}
-		rg.used = true
 		writeJSON(w, http.StatusOK, body)
 	}
 }
@@ -330,6 +330,9 @@ func (s *Server) RevokeRefreshTokens(user string) int {
 			n++
 		}
 	}
+	// The in-memory state is what counts; a failed save only loses the
+	// revocation across a restart.
+	_ = s.saveRefreshTokens()
 	return n
 }
 

@@ -58,15 +58,15 @@ type Options struct {
 
 // Server is a running emulator.
 type Server struct {
-	opts    Options
-	keys    *keys
-	tmpDir  string
+	opts     Options
+	keys     *keys
+	tmpDir   string
 	stateDir string
-	url     string
-	pool    *x509.CertPool
-	srv     *http.Server
-	ln      net.Listener
-	done    chan struct{}
+	url      string
+	pool     *x509.CertPool
+	srv      *http.Server
+	ln       net.Listener
+	done     chan struct{}
 
 	mu       sync.Mutex
 	users    []User
@@ -138,6 +138,9 @@ func (s *Server) start() error {
 		return err
 	}
 	s.keys = k
+	if err := s.loadRefreshTokens(); err != nil {
+		return err
+	}
 	host, _, err := net.SplitHostPort(s.opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen address %q: %w", s.opts.Listen, err)

@@ -153,12 +153,12 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	}
 	pub := s.keys.signKey.PublicKey
 	writeJSON(w, http.StatusOK, map[string]any{"keys": []map[string]any{{
-		"kty": "RSA",
-		"use": "sig",
-		"alg": "RS256",
-		"kid": s.keys.signKeyID,
-		"n":   base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
-		"e":   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+		"kty":    "RSA",
+		"use":    "sig",
+		"alg":    "RS256",
+		"kid":    s.keys.signKeyID,
+		"n":      base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+		"e":      base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
 		"issuer": s.issuer(),
 	}}})
 }

@@ -57,7 +57,10 @@ func (s *Server) issueTokens(u User, clientID string, scopes []string, now time.
 		return nil, fmt.Errorf("encode client_info: %w", err)
 	}
 	rt := "1.emu." + randomToken(64)
-	s.refresh[rt] = &refreshGrant{user: u, clientID: clientID, issued: now}
+	s.refresh[refreshKey(rt)] = &refreshGrant{user: u, clientID: clientID, issued: now}
+	if err := s.saveRefreshTokens(); err != nil {
+		return nil, err
+	}
 	lifetime := int(s.opts.AccessTokenLifetime.Seconds())
 	return map[string]any{
 		"token_type":     "Bearer",

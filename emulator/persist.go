@@ -1,0 +1,74 @@
+package emulator
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Refresh tokens are kept in the state folder, by hash, so a device's
+// sign-in survives an emulator restart as it survives one of Entra ID.
+
+const refreshFile = "refresh-tokens.json"
+
+type storedRefresh struct {
+	User     User      `json:"user"`
+	ClientID string    `json:"clientId"`
+	Issued   time.Time `json:"issued"`
+	Used     bool      `json:"used,omitempty"`
+	Revoked  bool      `json:"revoked,omitempty"`
+}
+
+func refreshKey(rt string) string {
+	sum := sha256.Sum256([]byte(rt))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Server) loadRefreshTokens() error {
+	data, err := os.ReadFile(filepath.Join(s.stateDir, refreshFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read refresh tokens: %w", err)
+	}
+	var stored map[string]storedRefresh
+	if err := json.Unmarshal(data, &stored); err != nil {
+		return fmt.Errorf("%s: %w", refreshFile, err)
+	}
+	for k, v := range stored {
+		s.refresh[k] = &refreshGrant{user: v.User, clientID: v.ClientID, issued: v.Issued, used: v.Used, revoked: v.Revoked}
+	}
+	return nil
+}
+
+// saveRefreshTokens writes them all; the caller holds s.mu. Tokens past
+// their idle lifetime are dropped.
+func (s *Server) saveRefreshTokens() error {
+	stored := make(map[string]storedRefresh, len(s.refresh))
+	for k, v := range s.refresh {
+		if time.Since(v.issued) > s.opts.RefreshTokenIdle {
+			continue
+		}
+		stored[k] = storedRefresh{User: v.user, ClientID: v.clientID, Issued: v.issued, Used: v.used, Revoked: v.revoked}
+	}
+	data, err := json.Marshal(stored)
+	if err != nil {
+		return fmt.Errorf("encode refresh tokens: %w", err)
+	}
+	path := filepath.Join(s.stateDir, refreshFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write refresh tokens: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write refresh tokens: %w", err)
+	}
+	return nil
+}
