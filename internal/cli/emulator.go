@@ -40,12 +40,14 @@ func newEmulatorCmd(stdio Stdio) *ffcli.Command {
 	fs.BoolVar(&o.SingleUseRefreshTokens, "single-use-refresh-tokens", false, "reject a refresh token once redeemed (Entra ID keeps old ones valid)")
 	return &ffcli.Command{
 		Name:       "emulator",
-		ShortUsage: "eval \"$(mapsdevice emulator [flags] &)\"   or   mapsdevice emulator [flags]",
+		ShortUsage: "mapsdevice emulator [flags]",
 		ShortHelp:  "run a local Entra ID for tests and demos",
 		LongHelp: strings.TrimSpace(`
 Run a local emulator of Microsoft Entra ID over HTTPS. It prints shell
 export lines (MAPSDEVICE_AUTHORITY, MAPSDEVICE_CLIENT_ID, MAPSDEVICE_CA_FILE)
-on stdout, then serves until interrupted or terminated.
+on stdout, then serves until interrupted or terminated:
+  mapsdevice emulator > emulator.env &
+  . ./emulator.env
 
 People approve codes at https://<listen>/devicelogin; scripts can post the
 form directly:

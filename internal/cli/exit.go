@@ -90,6 +90,9 @@ func finish(stdio Stdio, s settings, asJSON bool, err error) error {
 		return nil
 	}
 	ee := explain(err, s)
+	if ee.printed {
+		return ee
+	}
 	if asJSON {
 		writeEvent(stdio.Out, map[string]any{"event": "error", "code": ee.errCode, "message": ee.msg})
 	} else {

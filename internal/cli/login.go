@@ -33,10 +33,11 @@ Sign in with the device code flow: mapsdevice shows a code and a web address;
 open the address on any phone or computer, enter the code and approve. The
 sign-in is kept (see --token-store), so later commands need no one present.
 
-With --json, events go to stdout as NDJSON lines:
-  {"event":"device_code","user_code",..,"verification_uri",..,"expires_at",..,"interval",..,"message",..}
-  {"event":"signed_in","username",..,"tenant_id",..,"expires_at",..,"token_store",..}
-  {"event":"error","code",..,"message",..}`),
+With --json, events go to stdout as NDJSON lines, with these fields:
+  device_code  user_code, verification_uri, expires_at, interval, message
+  signed_in    username, tenant_id, expires_at, token_store
+  error        code, message
+for example {"event":"signed_in","username":"ana@contoso.com",...}.`),
 		FlagSet:   fs,
 		UsageFunc: usage,
 		Options:   parseOptions(),

@@ -27,7 +27,7 @@ type settings struct {
 
 func (s *settings) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.Tenant, "tenant", auth.DefaultTenant, "Entra ID tenant id or domain (ignored when --authority is set)")
-	fs.StringVar(&s.Authority, "authority", "", "full authority URL, https://HOST/TENANT (default "+auth.DefaultAuthorityHost+"/<tenant>)")
+	fs.StringVar(&s.Authority, "authority", "", "full authority URL, https://HOST/TENANT; overrides --tenant")
 	fs.StringVar(&s.ClientID, "client-id", "", "application (client) id of your app registration")
 	fs.StringVar(&s.Scope, "scope", auth.MapsScope, "scopes to ask for, separated by spaces")
 	fs.StringVar(&s.TokenStore, "token-store", "auto", "where tokens are kept: auto, keyring, file or memory")

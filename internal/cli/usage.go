@@ -39,11 +39,10 @@ func usage(c *ffcli.Command) string {
 		if kind != "" {
 			fmt.Fprintf(&b, " %s", kind)
 		}
-		fmt.Fprintf(&b, "\n      %s\n      env %s_%s", text, EnvPrefix, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
+		fmt.Fprintf(&b, "\n      %s\n      env %s_%s\n", text, EnvPrefix, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" {
-			fmt.Fprintf(&b, ", default %s", f.DefValue)
+			fmt.Fprintf(&b, "      default %s\n", f.DefValue)
 		}
-		b.WriteString("\n")
 	})
 	return b.String()
 }
