@@ -1,3 +1,35 @@
+// Package emulator is a local stand-in for Microsoft Entra ID's device code
+// flow, good enough for the real MSAL Go public client to sign in against
+// over TLS. It is a library first (New, URL, Authority, Client, Approve,
+// Deny, Expire, RevokeRefreshTokens, Polls, Requests, InjectFault, Close);
+// 'mapsdevice emulator' only parses flags and listens.
+//
+// It follows the wire contract in the project's shared notes on Entra ID.
+// Where it differs from the real service:
+//   - One tenant, one registered public client, and users who need no
+//     password: approving on /devicelogin is the whole sign-in. There is no
+//     MFA, no real Conditional Access (a user can be marked as blocked, which
+//     gives AADSTS53003), no consent store and no admin.
+//   - Only Azure Maps scopes are granted (user_impersonation and .default);
+//     any other resource is refused with invalid_scope.
+//   - It answers slow_down to a client that polls faster than the interval,
+//     and adds 5 s to that code's interval, as RFC 8628 allows. Entra ID
+//     does not enforce the interval this strictly.
+//   - verification_uri_complete is sent only when asked for; Entra never
+//     sends it.
+//   - Refresh tokens rotate on every use and stay valid, as in Entra ID, unless
+//     SingleUseRefreshTokens is set. They expire after 90 days unused
+//     (AADSTS700082) and are kept, hashed, in the state folder. Revocation is
+//     immediate; Entra may take a while.
+//   - Access tokens have the real claims (aud https://atlas.microsoft.com/,
+//     iss https://sts.windows.net/{tid}/, scp, oid, tid, appid, uti) but are
+//     signed by the emulator's own key, published at its JWKS endpoint, so
+//     nothing outside the emulator accepts them.
+//   - Error bodies have Entra's shape and AADSTS codes; trace and
+//     correlation ids are random; error_uri points at Microsoft's page.
+//   - There is no instance discovery endpoint: clients must turn it off.
+//   - HTTPS with a CA of its own, made on first start (ca.pem in the state
+//     folder); clients must trust it.
 package emulator
 
 import (

@@ -1,0 +1,107 @@
+// Command tokenstart measures 'mapsdevice token' with a cached token: wall
+// time and peak RSS over many runs, against the emulator, per token store.
+//
+//	go build -o /tmp/mapsdevice ./cmd/mapsdevice
+//	go run ./bench/tokenstart -bin /tmp/mapsdevice -runs 50
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/mapsdevice/mapsdevice/auth/tokenstore"
+	"github.com/mapsdevice/mapsdevice/emulator"
+)
+
+func main() {
+	bin := flag.String("bin", "", "path of a built mapsdevice")
+	runs := flag.Int("runs", 50, "runs per token store")
+	flag.Parse()
+	if err := run(*bin, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "tokenstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin string, runs int) error {
+	if bin == "" {
+		return fmt.Errorf("-bin is required")
+	}
+	srv, err := emulator.New(emulator.Options{Interval: time.Second, AutoApprove: 100 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	stores := []string{tokenstore.KindFile}
+	if tokenstore.Probe(context.Background(), tokenstore.OSKeyring{Timeout: 3 * time.Second}) == nil {
+		stores = append(stores, tokenstore.KindKeyring)
+	}
+	fmt.Printf("| token store | runs | wall median | wall p10–p90 | peak RSS median | RSS min–max |\n|---|---|---|---|---|---|\n")
+	for _, store := range stores {
+		home, err := os.MkdirTemp("", "tokenstart-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(home)
+		env := append(os.Environ(),
+			"MAPSDEVICE_HOME="+home, "MAPSDEVICE_CONFIG="+home+"/none", "MAPSDEVICE_TOKEN_STORE="+store,
+			"MAPSDEVICE_AUTHORITY="+srv.Authority(), "MAPSDEVICE_CLIENT_ID="+srv.ClientID(), "MAPSDEVICE_CA_FILE="+srv.CAFile())
+		if err := login(bin, env); err != nil {
+			return fmt.Errorf("%s: %w", store, err)
+		}
+		before := len(srv.Requests())
+		var walls []time.Duration
+		var rss []int64
+		for range runs {
+			cmd := exec.Command(bin, "token")
+			cmd.Env = env
+			began := time.Now()
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("%s: token: %w", store, err)
+			}
+			walls = append(walls, time.Since(began))
+			rss = append(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) // KiB on Linux
+		}
+		if n := len(srv.Requests()) - before; n != 0 {
+			return fmt.Errorf("%s: cached token runs made %d requests", store, n)
+		}
+		slices.Sort(walls)
+		slices.Sort(rss)
+		fmt.Printf("| %s | %d | %.1f ms | %.1f–%.1f ms | %.1f MB | %.1f–%.1f MB |\n", store, runs,
+			ms(walls[len(walls)/2]), ms(walls[len(walls)/10]), ms(walls[len(walls)*9/10]),
+			mb(rss[len(rss)/2]), mb(rss[0]), mb(rss[len(rss)-1]))
+	}
+	return nil
+}
+
+func login(bin string, env []string) error {
+	cmd := exec.Command(bin, "login", "--json")
+	cmd.Env = env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(out)
+	var last map[string]any
+	for sc.Scan() {
+		json.Unmarshal(sc.Bytes(), &last)
+	}
+	if err := cmd.Wait(); err != nil || last["event"] != "signed_in" {
+		return fmt.Errorf("login: %v %v", err, last)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+func mb(kib int64) float64       { return float64(kib) / 1024 }
