@@ -25,7 +25,7 @@ var (
 // blob stands in for MSAL's cache: Marshal and Unmarshal of opaque bytes.
 type blob struct{ data []byte }
 
-func (b *blob) Marshal() ([]byte, error)  { return b.data, nil }
+func (b *blob) Marshal() ([]byte, error) { return b.data, nil }
 func (b *blob) Unmarshal(d []byte) error { b.data = append([]byte(nil), d...); return nil }
 
 // fakeCache is shaped like a real MSAL cache with a refresh token, 5 KB.
