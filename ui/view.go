@@ -15,7 +15,15 @@ var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "
 
 // View draws the screen for the terminal's size.
 func (m Model) View() tea.View {
-	v := tea.NewView(m.render())
+	content := m.render()
+	if !m.opts.Kiosk {
+		// Inline, a frame that shrinks leaves the old one's top behind,
+		// so every frame takes the whole window.
+		if n := m.height - lipgloss.Height(content); n > 0 {
+			content += strings.Repeat("\n", n)
+		}
+	}
+	v := tea.NewView(content)
 	v.AltScreen = m.opts.Kiosk
 	v.WindowTitle = "mapsdevice: sign in"
 	return v
@@ -197,10 +205,10 @@ func (m Model) info(withQR bool, width int) string {
 		lines = append(lines, "On a phone or computer, open")
 	}
 	lines = append(lines, s.url.Render(m.code.VerificationURL))
+	// The code in plain text too, for copying by hand and screen readers.
+	lines = append(lines, "and enter the code "+s.code.Render(m.code.UserCode))
 	if m.code.VerificationURLComplete != "" && withQR {
-		lines = append(lines, "and enter the code. The QR code already", "holds it: no typing needed.")
-	} else {
-		lines = append(lines, "and enter the code shown.")
+		lines = append(lines, "The QR code already holds the code:", "no typing needed.")
 	}
 	lines = append(lines, "", "Expires in "+s.code.Render(countdown(m.code.ExpiresAt.Sub(m.now))),
 		m.spin()+" Waiting for approval")

@@ -15,6 +15,7 @@ type demoOptions struct {
 	Manual       bool
 	ApproveAfter time.Duration
 	JSON         bool
+	Plain        bool
 }
 
 func newDemoCmd(stdio Stdio) *ffcli.Command {
@@ -23,6 +24,7 @@ func newDemoCmd(stdio Stdio) *ffcli.Command {
 	fs.BoolVar(&o.Manual, "manual", false, "approve in a browser yourself instead of automatically")
 	fs.DurationVar(&o.ApproveAfter, "approve-after", 3*time.Second, "delay before the demo approves its own code")
 	fs.BoolVar(&o.JSON, "json", false, "write login events as NDJSON to stdout")
+	fs.BoolVar(&o.Plain, "plain", false, "plain text instead of the full-screen code, even on a terminal")
 	return &ffcli.Command{
 		Name:       "demo",
 		ShortUsage: "mapsdevice demo [flags]",
@@ -68,14 +70,20 @@ func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
 	} else {
 		fmt.Fprintf(stdio.Err, "The demo approves the code by itself after %s, as a person on a phone would.\n\n", o.ApproveAfter)
 	}
-	si, err := s.open(ctx, stdio)
+	si, err := s.open(ctx)
 	if err != nil {
 		return err
 	}
-	res, si, err := deviceSignIn(ctx, stdio, si, s, o.JSON)
+	note := fmt.Sprintf("Demo: this code approves itself in %s.", o.ApproveAfter)
+	if o.Manual {
+		note = "Demo: approve in a browser at " + srv.URL() + "/devicelogin."
+	}
+	x := &signIn{stdio: stdio, s: s, si: si, screen: screenOptions{JSON: o.JSON, Plain: o.Plain, Note: note}}
+	res, err := x.run(ctx)
 	if err != nil {
 		return err
 	}
+	si = x.si
 	again, err := si.client.Token(ctx)
 	if err != nil {
 		return err

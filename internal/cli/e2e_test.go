@@ -49,6 +49,7 @@ func TestMain(m *testing.M) {
 type env struct {
 	t    *testing.T
 	vars []string
+	own  []string // the MAPSDEVICE_* part of vars
 	home string
 }
 
@@ -60,12 +61,17 @@ func newEnv(t *testing.T, extra ...string) *env {
 			vars = append(vars, kv)
 		}
 	}
-	vars = append(vars, "MAPSDEVICE_HOME="+home, "MAPSDEVICE_CONFIG="+filepath.Join(home, "no-config"))
-	return &env{t: t, vars: append(vars, extra...), home: home}
+	own := append([]string{"MAPSDEVICE_HOME=" + home, "MAPSDEVICE_CONFIG=" + filepath.Join(home, "no-config")}, extra...)
+	return &env{t: t, vars: append(vars, own...), own: own, home: home}
 }
 
 func (e *env) with(kv ...string) *env {
-	return &env{t: e.t, vars: append(append([]string(nil), e.vars...), kv...), home: e.home}
+	return &env{
+		t:    e.t,
+		vars: append(append([]string(nil), e.vars...), kv...),
+		own:  append(append([]string(nil), e.own...), kv...),
+		home: e.home,
+	}
 }
 
 func (e *env) command(ctx context.Context, args ...string) *exec.Cmd {

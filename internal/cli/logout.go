@@ -39,10 +39,11 @@ an error.`),
 }
 
 func runLogout(ctx context.Context, stdio Stdio, o logoutOptions) error {
-	si, err := o.open(ctx, stdio)
+	si, err := o.open(ctx)
 	if err != nil {
 		return err
 	}
+	fmt.Fprint(stdio.Err, si.fallbackNote())
 	if err := si.client.SignOut(ctx); err != nil {
 		return err
 	}

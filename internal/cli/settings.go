@@ -49,9 +49,9 @@ type signedIn struct {
 	choice tokenstore.Choice
 }
 
-// open builds the client; it prints the keyring fallback notice when auto
-// had to fall back.
-func (s settings) open(ctx context.Context, stdio Stdio) (signedIn, error) {
+// open builds the client. When auto had to fall back to a plain file,
+// the returned choice says so; the caller tells the user (noteFallback).
+func (s settings) open(ctx context.Context) (signedIn, error) {
 	if strings.ContainsAny(s.Profile, `/\`) || s.Profile == "" || strings.HasPrefix(s.Profile, ".") {
 		return signedIn{}, usageError{fmt.Errorf("profile %q: use letters, digits, dashes or dots", s.Profile)}
 	}
@@ -61,9 +61,6 @@ func (s settings) open(ctx context.Context, stdio Stdio) (signedIn, error) {
 	choice, err := tokenstore.Open(ctx, s.TokenStore, s.Home, s.Profile, tokenstore.OSKeyring{Timeout: 3 * time.Second})
 	if err != nil {
 		return signedIn{}, usageError{err}
-	}
-	if choice.Fallback != "" {
-		fmt.Fprintf(stdio.Err, "Note: %s.\n", choice.Fallback)
 	}
 	client, err := auth.New(auth.Config{
 		Authority: s.Authority,
@@ -77,6 +74,14 @@ func (s settings) open(ctx context.Context, stdio Stdio) (signedIn, error) {
 		return signedIn{}, usageError{err}
 	}
 	return signedIn{client: client, choice: choice}, nil
+}
+
+// fallbackNote is the notice for a store auto chose for lack of a keyring.
+func (si signedIn) fallbackNote() string {
+	if si.choice.Fallback == "" {
+		return ""
+	}
+	return "Note: " + si.choice.Fallback + ".\n"
 }
 
 // storeName is the token store as status shows it.

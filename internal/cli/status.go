@@ -42,10 +42,11 @@ exit 0 when one can be had, 2 when sign-in is needed.`),
 }
 
 func runStatus(ctx context.Context, stdio Stdio, o statusOptions) error {
-	si, err := o.open(ctx, stdio)
+	si, err := o.open(ctx)
 	if err != nil {
 		return err
 	}
+	fmt.Fprint(stdio.Err, si.fallbackNote())
 	st := map[string]any{
 		"signed_in":            false,
 		"authority":            si.client.Authority(),

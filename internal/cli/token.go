@@ -40,10 +40,11 @@ sign-in is needed. This is the only command that prints a token.`),
 }
 
 func runToken(ctx context.Context, stdio Stdio, o tokenOptions) error {
-	si, err := o.open(ctx, stdio)
+	si, err := o.open(ctx)
 	if err != nil {
 		return err
 	}
+	fmt.Fprint(stdio.Err, si.fallbackNote())
 	res, err := si.client.Token(ctx)
 	if err != nil {
 		return err

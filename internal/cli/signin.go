@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"golang.org/x/term"
+
+	"github.com/mapsdevice/mapsdevice/auth"
+	"github.com/mapsdevice/mapsdevice/auth/tokenstore"
+	"github.com/mapsdevice/mapsdevice/ui"
+)
+
+// screenOptions say how a sign-in is shown.
+type screenOptions struct {
+	JSON  bool
+	Plain bool
+	Kiosk bool
+	Renew int
+	Note  string
+}
+
+// signIn is one device code sign-in, shown as the terminal UI when the
+// terminal is interactive and as plain text or JSON otherwise.
+type signIn struct {
+	stdio  Stdio
+	s      settings
+	si     signedIn
+	screen screenOptions
+	// warning is said after the screen is gone, when the sign-in had to be
+	// rescued into the plain file store.
+	warning string
+}
+
+func (x *signIn) run(ctx context.Context) (auth.Result, error) {
+	var res auth.Result
+	var err error
+	if !x.screen.JSON && !x.screen.Plain && interactive(x.stdio) {
+		// Said after the screen, which would scroll it away.
+		x.warning = x.si.fallbackNote()
+		res, err = x.runTUI(ctx)
+	} else {
+		fmt.Fprint(x.stdio.Err, x.si.fallbackNote())
+		res, err = x.runPlain(ctx)
+	}
+	if x.warning != "" {
+		fmt.Fprint(x.stdio.Err, x.warning)
+	}
+	return res, err
+}
+
+// interactive is true when keys can be read and a screen drawn.
+func interactive(stdio Stdio) bool {
+	in, ok1 := stdio.In.(*os.File)
+	out, ok2 := stdio.Err.(*os.File)
+	return ok1 && ok2 && os.Getenv("TERM") != "dumb" &&
+		term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(out.Fd()))
+}
+
+func (x *signIn) runTUI(ctx context.Context) (auth.Result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends a wait still polling when the screen is left
+	flow := ui.Flow{
+		Start: x.start,
+		Wait:  x.wait,
+		Explain: func(err error) string {
+			return explain(err, x.s).msg
+		},
+	}
+	renew := x.screen.Renew
+	if x.screen.Kiosk && renew == 0 {
+		renew = kioskRenewals
+	}
+	model := ui.New(ctx, flow, ui.Options{Kiosk: x.screen.Kiosk, Renew: renew, Note: x.screen.Note})
+	// The screen draws on stderr; stdout stays for results.
+	p := tea.NewProgram(model, tea.WithContext(ctx), tea.WithInput(x.stdio.In), tea.WithOutput(x.stdio.Err))
+	final, err := p.Run()
+	if err != nil && ctx.Err() == nil {
+		return auth.Result{}, fmt.Errorf("terminal screen: %w", err)
+	}
+	m, ok := final.(ui.Model)
+	if !ok {
+		return auth.Result{}, context.Canceled
+	}
+	return m.Outcome()
+}
+
+// kioskRenewals is "keep going" for an unattended kiosk.
+const kioskRenewals = 1 << 30
+
+func (x *signIn) start(ctx context.Context) (*auth.DeviceCode, error) {
+	dc, err := x.si.client.StartDeviceCode(ctx)
+	if err == nil && dc.Reset != nil {
+		x.warning += fmt.Sprintf("Note: %v; it was cleared so you could sign in again.\n", dc.Reset)
+	}
+	return dc, err
+}
+
+// wait waits for approval and keeps the sign-in: if the keyring refuses
+// it, it is saved in the plain file store instead, and the user is told.
+func (x *signIn) wait(ctx context.Context, dc *auth.DeviceCode) (auth.Result, error) {
+	res, err := dc.Wait(ctx)
+	var unsaved *tokenstore.UnsavedError
+	if !errors.As(err, &unsaved) {
+		return res, err
+	}
+	file := tokenstore.NewFile(x.s.Home, x.s.Profile)
+	if err := file.Write(unsaved.Data); err != nil {
+		return auth.Result{}, &exitError{code: ExitError, errCode: "store", msg: fmt.Sprintf(
+			"You were signed in, but the sign-in could not be stored: %v; and saving it in %s failed too: %v.\nFree some disk space or fix the permissions of %s, then run 'mapsdevice login' again.",
+			unsaved.Err, file.Path(), err, x.s.Home)}
+	}
+	x.warning += fmt.Sprintf("Warning: the sign-in could not be stored through the OS keyring (%v).\n"+
+		"So that it is not lost, it was saved in the %s instead.\n"+
+		"Later commands find it there with --token-store auto or file. To move it into the keyring, fix the keyring, run 'mapsdevice logout', then sign in again.\n",
+		unsaved.Err, file.Location())
+	fs := x.s
+	fs.TokenStore = tokenstore.KindFile
+	si, err := fs.open(ctx)
+	if err != nil {
+		return auth.Result{}, err
+	}
+	x.si = si
+	return si.client.Token(ctx)
+}
+
+func (x *signIn) runPlain(ctx context.Context) (auth.Result, error) {
+	for renewed := 0; ; renewed++ {
+		dc, err := x.start(ctx)
+		if err != nil {
+			return auth.Result{}, err
+		}
+		if x.screen.JSON {
+			writeEvent(x.stdio.Out, map[string]any{
+				"event":            "device_code",
+				"user_code":        dc.UserCode,
+				"verification_uri": dc.VerificationURL,
+				"expires_at":       formatTime(dc.ExpiresAt),
+				"interval":         int(dc.Interval.Seconds()),
+				"message":          dc.Message,
+			})
+		} else {
+			printCode(x.stdio.Err, dc)
+		}
+		res, err := waitWithProgress(ctx, x.stdio.Err, dc, !x.screen.JSON, x.wait)
+		var ae *auth.Error
+		if errors.As(err, &ae) && ae.Kind == auth.KindCodeExpired && renewed < x.screen.Renew {
+			if !x.screen.JSON {
+				fmt.Fprintln(x.stdio.Err, "The code expired; here is a new one.")
+			}
+			continue
+		}
+		return res, err
+	}
+}
+
+func printCode(w io.Writer, dc *auth.DeviceCode) {
+	fmt.Fprintf(w, "To sign in, open this page on a phone or computer:\n\n    %s\n\nand enter the code:\n\n    %s\n\n", dc.VerificationURL, dc.UserCode)
+	if dc.VerificationURLComplete != "" {
+		fmt.Fprintf(w, "Or open %s, which already holds the code.\n", dc.VerificationURLComplete)
+	}
+	fmt.Fprintf(w, "The code expires at %s (in %s). Waiting for approval...\n",
+		dc.ExpiresAt.Local().Format("15:04:05 MST"), until(dc.ExpiresAt))
+}
+
+// progressEvery is how often a plain login says it is still waiting.
+const progressEvery = 30 * time.Second
+
+func waitWithProgress(ctx context.Context, w io.Writer, dc *auth.DeviceCode, progress bool,
+	wait func(context.Context, *auth.DeviceCode) (auth.Result, error)) (auth.Result, error) {
+	type outcome struct {
+		res auth.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := wait(ctx, dc)
+		done <- outcome{res, err}
+	}()
+	tick := time.NewTicker(progressEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case o := <-done:
+			return o.res, o.err
+		case <-tick.C:
+			if progress {
+				fmt.Fprintf(w, "Still waiting for approval (code %s, %s left)...\n", dc.UserCode, until(dc.ExpiresAt))
+			}
+		}
+	}
+}
