@@ -35,6 +35,7 @@ label{display:block;margin:0 0 6px;font-weight:600}
 input[type=text]{width:100%;font-size:20px;padding:8px 4px;border:0;border-bottom:2px solid #666;letter-spacing:.12em;text-transform:uppercase;background:transparent}
 input[type=text]:focus{outline:none;border-bottom-color:#0067b8}
 .users{margin:0 0 16px;padding:0;border:0}
+legend{font-weight:600;margin:0 0 6px;padding:0}
 .users label{font-weight:400;display:flex;gap:10px;align-items:center;padding:10px;border:1px solid #ccc;margin-bottom:8px;cursor:pointer}
 .users small{display:block;color:#5e5e5e}
 .perm{border-left:4px solid #0067b8;padding:8px 12px;background:#f5f9fd;margin:0 0 16px}
@@ -63,7 +64,7 @@ footer{font-size:12px;color:#5e5e5e;margin-top:16px;text-align:center}
 <div class="perm"><strong>Access Azure Maps</strong><br>Sign in as you and read or change Azure Maps data your account can reach.</div>
 <form method="post" action="/devicelogin">
 <input type="hidden" name="user_code" value="{{.UserCode}}">
-<fieldset class="users"><legend><label>Sign in as</label></legend>
+<fieldset class="users"><legend>Sign in as</legend>
 {{range $i, $u := .Users}}<label><input type="radio" name="user" value="{{$u.Username}}" {{if eq $u.Username $.User}}checked{{end}}><span>{{$u.Username}}<small>{{if $u.Name}}{{$u.Name}} · {{end}}{{$u.Role}}</small></span></label>
 {{end}}</fieldset>
 <div class="buttons">
