@@ -205,3 +205,17 @@ func TestLoginScreenCancel(t *testing.T) {
 	pane.tmux("send-keys", "q")
 	pane.waitFor("EXIT=130", 10*time.Second)
 }
+
+func TestDemoInTmux(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pane := startPane(t, 80, 24, e.own, "demo", "--approve-after", "1s")
+	screen := pane.waitFor("Waiting for approval", 20*time.Second)
+	if !strings.Contains(screen, "approves itself") || !strings.Contains(screen, "/devicelogin") {
+		t.Errorf("the demo screen does not say what happens:\n%s", screen)
+	}
+	pane.waitFor("EXIT=0", 20*time.Second)
+	if s := pane.screen(); !strings.Contains(s, "served from the cache: true") {
+		t.Errorf("the demo did not end with its summary:\n%s", s)
+	}
+}
