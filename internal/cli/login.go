@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
-
 )
 
 type loginOptions struct {
@@ -85,4 +84,3 @@ func runLogin(ctx context.Context, stdio Stdio, o loginOptions) error {
 	fmt.Fprintf(stdio.Out, "Signed in as %s, tenant %s.\nTokens are kept in the %s.\n", who, res.Account.TenantID, si.choice.Store.Location())
 	return nil
 }
-
