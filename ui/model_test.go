@@ -208,3 +208,18 @@ func TestQRWholeOrAbsent(t *testing.T) {
 		}
 	}
 }
+
+func TestCompleteURLGoesInTheQRCode(t *testing.T) {
+	code := testCode()
+	code.VerificationURLComplete = code.VerificationURL + "?code=" + code.UserCode
+	m := screen(t, Options{}, 80, 24, codeMsg{code: code})
+	if m.qrText() != code.VerificationURLComplete {
+		t.Errorf("QR text %q, want the complete URL", m.qrText())
+	}
+	if s := plain(m); !strings.Contains(s, "no typing needed") || !strings.Contains(s, code.VerificationURL) {
+		t.Errorf("the screen does not say the code need not be typed:\n%s", s)
+	}
+	if plain(waiting(t, Options{})) == plain(m) {
+		t.Error("the screen is the same with and without a complete URL")
+	}
+}
