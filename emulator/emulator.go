@@ -45,6 +45,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mapsdevice/mapsdevice/geo"
 )
 
 // Identifiers the emulator answers to unless told otherwise.
@@ -86,6 +88,24 @@ type Options struct {
 	AutoApprove time.Duration
 	// Users are added to the built-in users.
 	Users []User
+
+	// MapsClientID is the Maps account's client id (DefaultMapsClientID).
+	MapsClientID string
+	// SharedKeys are the primary and secondary keys; empty ones are made
+	// on first start and kept in the state folder (maps-keys.json).
+	SharedKeys [2]string
+	// MapsRate is the Maps requests per second allowed before 429
+	// (default 50; negative: no limit).
+	MapsRate float64
+	// MapsStorageQuota is the bytes of map data allowed before 409
+	// (default 1 GB).
+	MapsStorageQuota int64
+	// MapsOperationTime is how long an upload takes to succeed or fail
+	// (default 1 s).
+	MapsOperationTime time.Duration
+	// PlainResourceLocation gives Resource-Location as …/mapData/{udid}
+	// instead of …/mapData/metadata/{udid}; both forms are documented.
+	PlainResourceLocation bool
 }
 
 // Server is a running emulator.
@@ -109,6 +129,15 @@ type Server struct {
 	faults   map[Endpoint][]Fault
 	timers   []*time.Timer
 	closed   bool
+
+	sharedKeys  [2]string
+	tokenCutoff time.Time
+	throttle    *limiter
+	data        map[string]*dataset
+	ops         map[string]*operation
+	used        int64
+	fenceCache  map[string][]geo.Fence
+	fenceState  map[string]bool // device, udid, geometry → inside
 }
 
 // New starts an emulator listening over TLS.
@@ -138,6 +167,18 @@ func New(opts Options) (*Server, error) {
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"
 	}
+	if opts.MapsClientID == "" {
+		opts.MapsClientID = DefaultMapsClientID
+	}
+	if opts.MapsRate == 0 {
+		opts.MapsRate = 50
+	}
+	if opts.MapsStorageQuota <= 0 {
+		opts.MapsStorageQuota = 1 << 30
+	}
+	if opts.MapsOperationTime <= 0 {
+		opts.MapsOperationTime = time.Second
+	}
 	s := &Server{
 		opts:    opts,
 		users:   append(defaultUsers(), opts.Users...),
@@ -146,6 +187,12 @@ func New(opts Options) (*Server, error) {
 		refresh: map[string]*refreshGrant{},
 		faults:  map[Endpoint][]Fault{},
 		done:    make(chan struct{}),
+
+		throttle:   newLimiter(opts.MapsRate),
+		data:       map[string]*dataset{},
+		ops:        map[string]*operation{},
+		fenceCache: map[string][]geo.Fence{},
+		fenceState: map[string]bool{},
 	}
 	s.stateDir = opts.StateDir
 	if s.stateDir == "" {
@@ -173,6 +220,14 @@ func (s *Server) start() error {
 	if err := s.loadRefreshTokens(); err != nil {
 		return err
 	}
+	if err := s.loadDatasets(); err != nil {
+		return err
+	}
+	keys, err := loadOrCreateSharedKeys(filepath.Join(s.stateDir, "maps-keys.json"), s.opts.SharedKeys)
+	if err != nil {
+		return err
+	}
+	s.sharedKeys = keys
 	host, _, err := net.SplitHostPort(s.opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen address %q: %w", s.opts.Listen, err)

@@ -72,3 +72,34 @@ func (s *Server) saveRefreshTokens() error {
 	}
 	return nil
 }
+
+// loadOrCreateSharedKeys keeps the Maps account's two shared keys; keys
+// given in options win.
+func loadOrCreateSharedKeys(path string, given [2]string) ([2]string, error) {
+	var keys [2]string
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &keys); err != nil {
+			return keys, fmt.Errorf("%s: %w", path, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return keys, fmt.Errorf("read shared keys: %w", err)
+	}
+	for i := range keys {
+		if given[i] != "" {
+			keys[i] = given[i]
+		}
+		if keys[i] == "" {
+			keys[i] = randomToken(32)
+		}
+	}
+	data, err = json.Marshal(keys)
+	if err != nil {
+		return keys, err
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return keys, fmt.Errorf("write shared keys: %w", err)
+	}
+	return keys, nil
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -28,7 +29,12 @@ type Request struct {
 	Time     time.Time
 	Method   string
 	Path     string
+	Query    url.Values
 	Endpoint Endpoint
+	// ClientID is the x-ms-client-id header; Bearer says whether an
+	// Authorization: Bearer header came. The token itself is not kept.
+	ClientID string
+	Bearer   bool
 }
 
 // Fault changes how the emulator answers the next Count requests to an
@@ -41,6 +47,8 @@ type Fault struct {
 	Error  string
 	// Code is the AADSTS number in the body, if any.
 	Code int
+	// RetryAfter, when set, is sent as the Retry-After header.
+	RetryAfter string
 }
 
 // InjectFault queues a fault for an endpoint. Faults run in order.
@@ -68,6 +76,7 @@ func (s *Server) routes() http.Handler {
 	s.handle(mux, "POST /{tenant}/oauth2/v2.0/token", EndpointToken, s.token)
 	s.handle(mux, "GET /devicelogin", EndpointDeviceLogin, s.deviceLoginPage)
 	s.handle(mux, "POST /devicelogin", EndpointDeviceLogin, s.deviceLoginForm)
+	s.mapsRoutes(mux)
 	return mux
 }
 
@@ -83,11 +92,22 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, e Endpoint, h http.H
 				}
 			}
 			if f.Status != 0 {
-				name := f.Error
-				if name == "" {
-					name = "temporarily_unavailable"
+				if f.RetryAfter != "" {
+					w.Header().Set("Retry-After", f.RetryAfter)
 				}
-				writeError(w, f.Status, name, f.Code, "Injected fault.")
+				name := f.Error
+				switch {
+				case e == EndpointMapData || e == EndpointGeofence || e == EndpointMapsAPI:
+					if name == "" {
+						name = fmt.Sprintf("%d %s", f.Status, http.StatusText(f.Status))
+					}
+					writeMapsError(w, f.Status, name, "Injected fault.")
+				default:
+					if name == "" {
+						name = "temporarily_unavailable"
+					}
+					writeError(w, f.Status, name, f.Code, "Injected fault.")
+				}
 				return
 			}
 		}
@@ -98,7 +118,10 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, e Endpoint, h http.H
 func (s *Server) logRequest(r *http.Request, e Endpoint) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = append(s.requests, Request{Time: time.Now(), Method: r.Method, Path: r.URL.Path, Endpoint: e})
+	s.requests = append(s.requests, Request{
+		Time: time.Now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Endpoint: e,
+		ClientID: r.Header.Get("x-ms-client-id"), Bearer: strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "),
+	})
 	queue := s.faults[e]
 	if len(queue) == 0 {
 		return Fault{}, false
