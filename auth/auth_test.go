@@ -394,3 +394,22 @@ func TestUnreadableStoreIsReplacedAtLogin(t *testing.T) {
 		t.Fatalf("login over a corrupt store: %v (reset %v)", err, dc.Reset)
 	}
 }
+
+func TestFreshIgnoresTheCache(t *testing.T) {
+	srv := newEmulator(t, emulator.Options{})
+	c := newClient(t, srv, &tokenstore.Memory{})
+	_, first, err := signIn(t, testCtx(t), c, func(code string) { srv.Approve(code, "") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Fresh(t.Context())
+	if err != nil {
+		t.Fatalf("Fresh: %v", err)
+	}
+	if res.FromCache || res.AccessToken == first.AccessToken {
+		t.Error("Fresh returned the cached token")
+	}
+	if again, _ := c.Token(t.Context()); again.AccessToken != res.AccessToken {
+		t.Error("the fresh token was not cached for the next silent call")
+	}
+}

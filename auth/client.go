@@ -127,16 +127,17 @@ type lazyTransport struct {
 }
 
 func (t *lazyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.once.Do(func() { t.rt, t.err = newTransport(t.caFile) })
+	t.once.Do(func() { t.rt, t.err = NewTransport(t.caFile) })
 	if t.err != nil {
 		return nil, t.err
 	}
 	return t.rt.RoundTrip(req)
 }
 
-// newTransport is the default transport (which honours HTTPS_PROXY and
-// NO_PROXY) with TLS 1.2 or newer and the extra CA file trusted.
-func newTransport(caFile string) (http.RoundTripper, error) {
+// NewTransport is the default transport (which honours HTTPS_PROXY and
+// NO_PROXY) with TLS 1.2 or newer and the extra CA file trusted. The Maps
+// client uses it too.
+func NewTransport(caFile string) (http.RoundTripper, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		pool = x509.NewCertPool()

@@ -30,6 +30,7 @@ const (
 	ExitError       = 1
 	ExitSignIn      = 2 // sign-in needed: run mapsdevice login
 	ExitUsage       = 64
+	ExitData        = 65 // the input (GeoJSON, readings) is invalid
 	ExitInterrupted = 130
 )
 
@@ -82,6 +83,8 @@ A flag wins over the environment, which wins over the file.`),
 			newTokenCmd(stdio),
 			newLogoutCmd(stdio),
 			newEmulatorCmd(stdio),
+			newGeofenceCmd(stdio),
+			newAPICmd(stdio),
 			newDemoCmd(stdio),
 			newVersionCmd(stdio),
 		},

@@ -198,7 +198,7 @@ func (e *env) startEmulator(args ...string) *emulatorProcess {
 	e.t.Helper()
 	p := e.start(append([]string{"emulator"}, args...)...)
 	ep := &emulatorProcess{process: p}
-	for range 3 {
+	for range 5 {
 		l := p.line(e.t)
 		kv, ok := strings.CutPrefix(l, "export ")
 		if !ok {

@@ -23,6 +23,9 @@ type emulatorOptions struct {
 	UsersFile               string
 	VerificationURIComplete bool
 	SingleUseRefreshTokens  bool
+	MapsKeys                string
+	MapsRate                float64
+	StorageQuota            int64
 }
 
 func newEmulatorCmd(stdio Stdio) *ffcli.Command {
@@ -38,14 +41,19 @@ func newEmulatorCmd(stdio Stdio) *ffcli.Command {
 	fs.StringVar(&o.UsersFile, "users-file", "", `JSON file of extra users: [{"username","name","role"}]`)
 	fs.BoolVar(&o.VerificationURIComplete, "verification-uri-complete", false, "also send verification_uri_complete (Entra ID never does)")
 	fs.BoolVar(&o.SingleUseRefreshTokens, "single-use-refresh-tokens", false, "reject a refresh token once redeemed (Entra ID keeps old ones valid)")
+	fs.StringVar(&o.MapsKeys, "maps-keys", "", `Maps shared keys "primary,secondary" (default: kept in --state)`)
+	fs.Float64Var(&o.MapsRate, "maps-rate", 50, "Maps requests per second before 429 (negative: no limit)")
+	fs.Int64Var(&o.StorageQuota, "storage-quota", 1<<30, "bytes of map data before uploads get 409")
 	return &ffcli.Command{
 		Name:       "emulator",
 		ShortUsage: "mapsdevice emulator [flags]",
 		ShortHelp:  "run a local Entra ID for tests and demos",
 		LongHelp: strings.TrimSpace(`
-Run a local emulator of Microsoft Entra ID over HTTPS. It prints shell
-export lines (MAPSDEVICE_AUTHORITY, MAPSDEVICE_CLIENT_ID, MAPSDEVICE_CA_FILE)
-on stdout, then serves until interrupted or terminated:
+Run a local emulator of Microsoft Entra ID and of an Azure Maps account
+(Data v2 and Spatial geofence) over HTTPS. It prints shell export lines
+(MAPSDEVICE_AUTHORITY, MAPSDEVICE_CLIENT_ID, MAPSDEVICE_CA_FILE,
+MAPSDEVICE_MAPS_ENDPOINT, MAPSDEVICE_MAPS_CLIENT_ID) on stdout, then serves
+until interrupted or terminated:
   mapsdevice emulator > emulator.env &
   . ./emulator.env
 
@@ -77,6 +85,12 @@ func (o emulatorOptions) serverOptions() (emulator.Options, error) {
 		AutoApprove:             o.AutoApprove,
 		VerificationURIComplete: o.VerificationURIComplete,
 		SingleUseRefreshTokens:  o.SingleUseRefreshTokens,
+		MapsRate:                o.MapsRate,
+		MapsStorageQuota:        o.StorageQuota,
+	}
+	if o.MapsKeys != "" {
+		primary, secondary, _ := strings.Cut(o.MapsKeys, ",")
+		opts.SharedKeys = [2]string{strings.TrimSpace(primary), strings.TrimSpace(secondary)}
 	}
 	if o.Interval < time.Second || o.Interval%time.Second != 0 {
 		return opts, usageError{fmt.Errorf("--interval %s: use whole seconds, at least 1s", o.Interval)}
@@ -113,7 +127,10 @@ func runEmulator(ctx context.Context, stdio Stdio, o emulatorOptions) error {
 	defer srv.Close()
 	fmt.Fprintf(stdio.Out, "export MAPSDEVICE_AUTHORITY=%s\nexport MAPSDEVICE_CLIENT_ID=%s\nexport MAPSDEVICE_CA_FILE=%s\n",
 		shellQuote(srv.Authority()), shellQuote(srv.ClientID()), shellQuote(srv.CAFile()))
-	fmt.Fprintf(stdio.Err, "Emulated Entra ID on %s. Approve sign-ins at %s/devicelogin.\n", srv.URL(), srv.URL())
+	fmt.Fprintf(stdio.Out, "export MAPSDEVICE_MAPS_ENDPOINT=%s\nexport MAPSDEVICE_MAPS_CLIENT_ID=%s\n",
+		shellQuote(srv.MapsEndpoint()), shellQuote(srv.MapsClientID()))
+	fmt.Fprintf(stdio.Err, "Emulated Entra ID and Azure Maps on %s. Approve sign-ins at %s/devicelogin.\n", srv.URL(), srv.URL())
+	fmt.Fprintf(stdio.Err, "Maps shared keys are in %s.\n", filepath.Join(o.State, "maps-keys.json"))
 	if o.AutoApprove > 0 {
 		fmt.Fprintf(stdio.Err, "Every new code is approved as %s after %s.\n", emulator.ContributorUser, o.AutoApprove)
 	}

@@ -37,6 +37,9 @@ func explain(err error, s settings) *exitError {
 	if errors.As(err, &ue) {
 		return &exitError{code: ExitUsage, errCode: "usage", msg: ue.Error() + "\nRun 'mapsdevice --help' for usage."}
 	}
+	if ee := explainMaps(err); ee != nil {
+		return ee
+	}
 	var ae *auth.Error
 	if !errors.As(err, &ae) {
 		return &exitError{code: ExitError, errCode: "error", msg: "Error: " + err.Error() + "."}
