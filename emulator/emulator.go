@@ -132,6 +132,7 @@ type Server struct {
 
 	sharedKeys  [2]string
 	tokenCutoff time.Time
+	issuedAt    map[string]time.Time // access token uti → when, for ExpireAccessTokens
 	throttle    *limiter
 	data        map[string]*dataset
 	ops         map[string]*operation
@@ -193,6 +194,7 @@ func New(opts Options) (*Server, error) {
 		ops:        map[string]*operation{},
 		fenceCache: map[string][]geo.Fence{},
 		fenceState: map[string]bool{},
+		issuedAt:   map[string]time.Time{},
 	}
 	s.stateDir = opts.StateDir
 	if s.stateDir == "" {

@@ -47,8 +47,8 @@ func (s *Server) MapsClientID() string { return s.opts.MapsClientID }
 // SharedKeys are the account's primary and secondary keys.
 func (s *Server) SharedKeys() [2]string { return s.sharedKeys }
 
-// ExpireAccessTokens makes the Maps side reject every access token issued
-// until now as expired, as if time had passed.
+// ExpireAccessTokens makes the Maps side reject every access token this
+// run has issued until now as expired, as if time had passed.
 func (s *Server) ExpireAccessTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -109,10 +109,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 		s.unauthorized(w, "invalid_token", "The access token is invalid or expired.")
 		return caller{}, false
 	}
+	uti, _ := claims["uti"].(string)
 	s.mu.Lock()
-	cutoff := s.tokenCutoff
+	issued, known := s.issuedAt[uti]
+	expired := known && !s.tokenCutoff.IsZero() && !issued.After(s.tokenCutoff)
 	s.mu.Unlock()
-	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil && !cutoff.IsZero() && !iat.After(cutoff) {
+	if expired {
 		s.unauthorized(w, "invalid_token", "The access token expiry UTC time is earlier than current UTC time.")
 		return caller{}, false
 	}

@@ -14,6 +14,8 @@ import (
 func (s *Server) issueTokens(u User, clientID string, scopes []string, now time.Time) (map[string]any, error) {
 	oid, tid := u.ObjectID(), s.opts.TenantID
 	exp := now.Add(s.opts.AccessTokenLifetime)
+	uti := randomToken(16)
+	s.issuedAt[uti] = time.Now()
 	access, err := s.sign(jwt.MapClaims{
 		"aud":         MapsAudience,
 		"iss":         "https://sts.windows.net/" + tid + "/",
@@ -29,7 +31,7 @@ func (s *Server) issueTokens(u User, clientID string, scopes []string, now time.
 		"scp":         "user_impersonation",
 		"upn":         u.Username,
 		"unique_name": u.Username,
-		"uti":         randomToken(16),
+		"uti":         uti,
 		"ver":         "1.0",
 	})
 	if err != nil {

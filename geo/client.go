@@ -360,7 +360,7 @@ func (e *APIError) Error() string {
 		msg += " " + e.Code
 	}
 	if e.Message != "" {
-		msg += ": " + e.Message
+		msg += ": " + strings.TrimRight(e.Message, ". ")
 	}
 	return msg
 }

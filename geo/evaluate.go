@@ -62,12 +62,13 @@ func Evaluate(fences []Fence, q Query) Result {
 			}
 		}
 		d, nearest := Distance(f, q.Lat, q.Lon)
+		d = math.Round(d*10) / 10 // decimetres, as reported
 		if math.Abs(d) > q.SearchBuffer {
 			d = math.Copysign(Far, d)
 		}
 		res.Geometries = append(res.Geometries, GeometryResult{
 			GeometryID: f.GeometryID,
-			Distance:   math.Round(d*10) / 10,
+			Distance:   d,
 			NearestLat: nearest[1],
 			NearestLon: nearest[0],
 		})

@@ -49,12 +49,13 @@ at a compatible endpoint, such as 'mapsdevice emulator'.`),
 	}
 }
 
-// mapsCommand builds a subcommand whose run gets its positional args.
-func mapsCommand(stdio Stdio, m *mapsSettings, c ffcli.Command, nargs int, run func(ctx context.Context, args []string) error) *ffcli.Command {
+// mapsCommand builds a subcommand with the Maps flags, its own flags
+// (register may be nil) and nargs positional arguments.
+func mapsCommand(stdio Stdio, m *mapsSettings, c ffcli.Command, nargs int, register func(*flag.FlagSet), run func(ctx context.Context, args []string) error) *ffcli.Command {
 	fs := newFlagSet(c.Name, stdio)
 	m.registerMaps(fs)
-	if c.FlagSet != nil {
-		c.FlagSet.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
+	if register != nil {
+		register(fs)
 	}
 	c.FlagSet, c.UsageFunc, c.Options = fs, usage, parseOptions()
 	c.Exec = func(ctx context.Context, args []string) error {
@@ -106,7 +107,7 @@ rules: geometryId present and unique, radius where needed (1 to 10000 m)
 and not on polygons, circles as a Point with subType Circle, closed rings,
 coordinates in range and a well-formed validityTime. Every problem is
 listed with where it is and what to fix. Exit 65 when there are problems.`),
-	}, 1, func(ctx context.Context, args []string) error {
+	}, 1, nil, func(ctx context.Context, args []string) error {
 		body, err := openGeoJSON(args[0], stdio.In)
 		if err != nil {
 			return err
@@ -147,9 +148,10 @@ func newGeofenceUploadCmd(stdio Stdio, update bool) *ffcli.Command {
 	var m mapsSettings
 	var description string
 	var noWait bool
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	fs.StringVar(&description, "description", "", "a description kept with the data")
-	fs.BoolVar(&noWait, "no-wait", false, "print the operation id and return without waiting for the udid")
+	register := func(fs *flag.FlagSet) {
+		fs.StringVar(&description, "description", "", "a description kept with the data")
+		fs.BoolVar(&noWait, "no-wait", false, "print the operation id and return without waiting for the udid")
+	}
 	c := ffcli.Command{
 		Name:       "upload",
 		ShortUsage: "mapsdevice geofence upload FILE [flags]",
@@ -158,7 +160,6 @@ func newGeofenceUploadCmd(stdio Stdio, update bool) *ffcli.Command {
 Upload a GeoJSON geofence file (or - for standard input) to the Data v2
 service, wait for the service to accept it, and print its udid, which
 'geofence check --udid' takes. With --json: {"udid","operationId","status"}.`),
-		FlagSet: fs,
 	}
 	nargs := 1
 	if update {
@@ -166,7 +167,7 @@ service, wait for the service to accept it, and print its udid, which
 		c.LongHelp = "Replace the fences stored under UDID with a new GeoJSON file (or - for\nstandard input); the udid stays the same."
 		nargs = 2
 	}
-	return mapsCommand(stdio, &m, c, nargs, func(ctx context.Context, args []string) error {
+	return mapsCommand(stdio, &m, c, nargs, register, func(ctx context.Context, args []string) error {
 		file, udid := args[0], ""
 		if update {
 			udid, file = args[0], args[1]
@@ -237,9 +238,9 @@ func (p *progress) report(e geo.Progress) {
 	var line string
 	switch e.Stage {
 	case "upload":
-		line = fmt.Sprintf("Uploading %.1f MB", float64(e.Sent)/1e6)
+		line = "Uploading " + bytesText(e.Sent)
 		if e.Size > 0 {
-			line += fmt.Sprintf(" of %.1f MB (%d%%)", float64(e.Size)/1e6, e.Sent*100/e.Size)
+			line += fmt.Sprintf(" of %s (%d%%)", bytesText(e.Size), e.Sent*100/e.Size)
 		}
 	case "operation":
 		line = "Azure Maps is processing the upload: " + e.Status
@@ -284,7 +285,7 @@ func newGeofenceListCmd(stdio Stdio) *ffcli.Command {
 	return mapsCommand(stdio, &m, ffcli.Command{
 		Name: "list", ShortUsage: "mapsdevice geofence list [flags]", ShortHelp: "list uploaded map data",
 		LongHelp: "List the map data of the Maps account: udid, status, size, when and description.",
-	}, 0, func(ctx context.Context, _ []string) error {
+	}, 0, nil, func(ctx context.Context, _ []string) error {
 		client, err := m.mapsClient(ctx, stdio, nil)
 		if err != nil {
 			return err
@@ -313,7 +314,7 @@ func newGeofenceGetCmd(stdio Stdio) *ffcli.Command {
 	return mapsCommand(stdio, &m, ffcli.Command{
 		Name: "get", ShortUsage: "mapsdevice geofence get UDID [flags]", ShortHelp: "download uploaded fences to stdout",
 		LongHelp: "Download the GeoJSON stored under UDID to standard output.",
-	}, 1, func(ctx context.Context, args []string) error {
+	}, 1, nil, func(ctx context.Context, args []string) error {
 		client, err := m.mapsClient(ctx, stdio, nil)
 		if err != nil {
 			return err
@@ -328,7 +329,7 @@ func newGeofenceDeleteCmd(stdio Stdio) *ffcli.Command {
 	return mapsCommand(stdio, &m, ffcli.Command{
 		Name: "delete", ShortUsage: "mapsdevice geofence delete UDID [flags]", ShortHelp: "delete uploaded fences",
 		LongHelp: "Delete the map data stored under UDID.",
-	}, 1, func(ctx context.Context, args []string) error {
+	}, 1, nil, func(ctx context.Context, args []string) error {
 		client, err := m.mapsClient(ctx, stdio, nil)
 		if err != nil {
 			return err
@@ -349,16 +350,19 @@ func newGeofenceCheckCmd(stdio Stdio) *ffcli.Command {
 	var m mapsSettings
 	var udid, device, file, at, mode string
 	var lat, lon, z, buffer float64
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	fs.StringVar(&udid, "udid", "", "udid of uploaded fences (GET)")
-	fs.StringVar(&file, "file", "", "a local GeoJSON file of fences, sent with the request (POST)")
-	fs.StringVar(&device, "device-id", "", "device id (default: the host name)")
-	fs.Float64Var(&lat, "lat", 0, "latitude of the position")
-	fs.Float64Var(&lon, "lon", 0, "longitude of the position")
-	fs.Float64Var(&z, "z", 0, "altitude in metres (accepted; fences are 2D)")
-	fs.StringVar(&at, "time", "", "when the device was there, RFC 3339 (default: now)")
-	fs.Float64Var(&buffer, "search-buffer", 500, "metres around the border within which distances are exact (0 to 500)")
-	fs.StringVar(&mode, "mode", "", "All or EnterAndExit")
+	var fs *flag.FlagSet
+	register := func(f *flag.FlagSet) {
+		fs = f
+		fs.StringVar(&udid, "udid", "", "udid of uploaded fences (GET)")
+		fs.StringVar(&file, "file", "", "a local GeoJSON file of fences, sent with the request (POST)")
+		fs.StringVar(&device, "device-id", "", "device id (default: the host name)")
+		fs.Float64Var(&lat, "lat", 0, "latitude of the position")
+		fs.Float64Var(&lon, "lon", 0, "longitude of the position")
+		fs.Float64Var(&z, "z", 0, "altitude in metres (accepted; fences are 2D)")
+		fs.StringVar(&at, "time", "", "when the device was there, RFC 3339 (default: now)")
+		fs.Float64Var(&buffer, "search-buffer", 500, "metres from the border within which distances are exact (0 to 500)")
+		fs.StringVar(&mode, "mode", "", "All or EnterAndExit")
+	}
 	return mapsCommand(stdio, &m, ffcli.Command{
 		Name:       "check",
 		ShortUsage: "mapsdevice geofence check (--udid U | --file F) --lat LAT --lon LON [flags]",
@@ -368,8 +372,7 @@ Ask the Spatial service how far a position is from each fence: negative
 inside, positive outside, and ±999 beyond --search-buffer. --search-buffer
 defaults to 500 m, the most the service allows, so distances are exact as
 far as possible. With --json the service's answer is printed unchanged.`),
-		FlagSet: fs,
-	}, 0, func(ctx context.Context, _ []string) error {
+	}, 0, register, func(ctx context.Context, _ []string) error {
 		if (udid == "") == (file == "") {
 			return usageError{errors.New("give either --udid (uploaded fences) or --file (a local GeoJSON file)")}
 		}
@@ -441,4 +444,14 @@ func isSet(fs *flag.FlagSet, name string) bool {
 		}
 	})
 	return set
+}
+
+func bytesText(n int64) string {
+	switch {
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
 }
