@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -98,6 +99,7 @@ func (f fixture) client(t *testing.T, cfg geo.Config) *geo.Client {
 }
 
 func TestDataLifecycle(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, emulator.Options{}, emulator.ContributorUser)
 	var stages []geo.Progress
 	c := f.client(t, geo.Config{Progress: func(p geo.Progress) { stages = append(stages, p) }})
@@ -151,6 +153,7 @@ func TestDataLifecycle(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestGeofenceGetAndPost(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, emulator.Options{}, emulator.ReaderUser)
 	ctx := t.Context()
 	// A Reader cannot upload: use the shared key for that.
@@ -227,6 +230,7 @@ func TestGeofenceGetAndPost(t *testing.T) {
 }
 
 func TestUploadFailsWithEveryProblem(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, emulator.Options{}, emulator.ContributorUser)
 	c := f.client(t, geo.Config{})
 	bad := strings.Replace(strings.Replace(sample, `"radius":500,`, "", 1), `"campus"`, `"001"`, 1)
@@ -242,6 +246,7 @@ func TestUploadFailsWithEveryProblem(t *testing.T) {
 }
 
 func TestAuthFailures(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, emulator.Options{}, emulator.ContributorUser)
 	ctx := t.Context()
 	t.Run("expired token is refreshed once", func(t *testing.T) {
@@ -296,6 +301,7 @@ func TestAuthFailures(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, emulator.Options{MapsRate: -1}, emulator.ContributorUser)
 	ctx := t.Context()
 	c := f.client(t, geo.Config{})
@@ -399,6 +405,7 @@ func TestForeignOperationLocation(t *testing.T) {
 }
 
 func TestResourceLocationForms(t *testing.T) {
+	t.Parallel()
 	for _, plain := range []bool{false, true} {
 		t.Run(fmt.Sprint("plain=", plain), func(t *testing.T) {
 			f := newFixture(t, emulator.Options{PlainResourceLocation: plain}, emulator.ContributorUser)
@@ -412,5 +419,29 @@ func TestResourceLocationForms(t *testing.T) {
 				t.Fatalf("udid %q, %v", udid, err)
 			}
 		})
+	}
+}
+
+// TestRetiredServiceIsNamed stands in for the real Azure Maps host, which
+// this machine cannot reach, answering a retired path as it does now.
+func TestRetiredServiceIsNamed(t *testing.T) {
+	gone := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer gone.Close()
+	hc := gone.Client()
+	tr := hc.Transport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, gone.Listener.Addr().String())
+	}
+	tr.TLSClientConfig.InsecureSkipVerify = true // the stand-in's certificate is not for atlas.microsoft.com
+	c, err := geo.NewClient(geo.Config{Endpoint: "https://us.atlas.microsoft.com", Key: "k", HTTPClient: &http.Client{Transport: tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.List(t.Context())
+	var api *geo.APIError
+	if !errors.As(err, &api) || !api.Retired {
+		t.Errorf("got %v, want a retired-service error", err)
 	}
 }
