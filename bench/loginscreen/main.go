@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mapsdevice/mapsdevice/bench/internal/measure"
 	"github.com/mapsdevice/mapsdevice/emulator"
 )
 
@@ -111,19 +112,7 @@ func once(bin string, srv *emulator.Server) (time.Duration, int, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	peak := 0
-	done := make(chan struct{})
-	go func() { // VmHWM is the peak RSS so far; the last reading wins.
-		defer close(done)
-		for {
-			kb, ok := vmHWM(pid)
-			if !ok {
-				return
-			}
-			peak = max(peak, kb)
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	peak := measure.Watch(pid)
 	time.Sleep(time.Duration(rand.Int64N(int64(2 * time.Second))))
 	resp, err := srv.Client().PostForm(srv.URL()+"/devicelogin", url.Values{"user_code": {m[1]}, "action": {"approve"}})
 	if err != nil {
@@ -135,8 +124,7 @@ func once(bin string, srv *emulator.Server) (time.Duration, int, error) {
 		return 0, 0, err
 	}
 	took := time.Since(approved)
-	<-done
-	return took, peak, nil
+	return took, int(<-peak), nil
 }
 
 // loginPID finds the mapsdevice process under the pane's shell.
@@ -154,18 +142,4 @@ func loginPID(tmux func(...string) (string, error)) (int, error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("no login process under pane %s", shell)
-}
-
-func vmHWM(pid int) (int, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return kb, true
-		}
-	}
-	return 0, false
 }

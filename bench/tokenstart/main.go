@@ -1,5 +1,7 @@
 // Command tokenstart measures 'mapsdevice token' with a cached token: wall
 // time and peak RSS over many runs, against the emulator, per token store.
+// Wall time is from start to exit of a direct run; peak RSS comes from a
+// second run under GNU time (Debian package time).
 //
 //	go build -o /tmp/mapsdevice ./cmd/mapsdevice
 //	go run ./bench/tokenstart -bin /tmp/mapsdevice -runs 50
@@ -14,10 +16,10 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/auth/tokenstore"
+	"github.com/mapsdevice/mapsdevice/bench/internal/measure"
 	"github.com/mapsdevice/mapsdevice/emulator"
 )
 
@@ -68,7 +70,11 @@ func run(bin string, runs int) error {
 				return fmt.Errorf("%s: token: %w", store, err)
 			}
 			walls = append(walls, time.Since(began))
-			rss = append(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) // KiB on Linux
+			kb, err := measure.PeakRSS(env, bin, "token")
+			if err != nil {
+				return err
+			}
+			rss = append(rss, kb)
 		}
 		if n := len(srv.Requests()) - before; n != 0 {
 			return fmt.Errorf("%s: cached token runs made %d requests", store, n)

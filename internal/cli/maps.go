@@ -59,7 +59,12 @@ func (m mapsSettings) mapsClient(ctx context.Context, stdio Stdio, progress func
 		fmt.Fprint(stdio.Err, si.fallbackNote())
 		cfg.Tokens = mapsTokens{si.client}
 	}
-	tr, err := auth.NewTransport(m.CAFile)
+	return newMapsClient(cfg, m.CAFile)
+}
+
+// newMapsClient adds the transport that trusts the extra CA file.
+func newMapsClient(cfg geo.Config, caFile string) (*geo.Client, error) {
+	tr, err := auth.NewTransport(caFile)
 	if err != nil {
 		return nil, err
 	}
