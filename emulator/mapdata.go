@@ -124,7 +124,8 @@ func (s *Server) updateData(w http.ResponseWriter, r *http.Request, _ caller) {
 // receive streams a body to disk, validates it and starts an operation.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, udid string) {
 	s.mu.Lock()
-	full := s.used >= s.opts.MapsStorageQuota
+	s.settle(time.Now())
+	full := s.committed() >= s.opts.MapsStorageQuota
 	s.mu.Unlock()
 	if full {
 		writeMapsError(w, http.StatusConflict, "409 Conflict", "The storage limit of the Maps account has been reached. Delete map data to make room.")
@@ -158,7 +159,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, udid string) {
 		return
 	}
 	s.mu.Lock()
-	if s.used+size > s.opts.MapsStorageQuota {
+	if s.committed()+size > s.opts.MapsStorageQuota {
 		s.mu.Unlock()
 		os.Remove(tmp.Name())
 		writeMapsError(w, http.StatusConflict, "409 Conflict", "The upload would pass the storage limit of the Maps account. Delete map data to make room.")
@@ -188,6 +189,18 @@ func (s *Server) validateUpload(op *operation) error {
 		op.problem = &mapsDetail{Code: "InvalidGeoJson", Message: err.Error()}
 	}
 	return nil
+}
+
+// committed is the storage used plus what pending uploads will use; the
+// caller holds s.mu.
+func (s *Server) committed() int64 {
+	n := s.used
+	for _, op := range s.ops {
+		if !op.done && op.problem == nil {
+			n += op.size
+		}
+	}
+	return n
 }
 
 // settle finishes operations whose time has come; the caller holds s.mu.
