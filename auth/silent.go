@@ -13,6 +13,10 @@ import (
 // is held throughout, so a rotated refresh token is always written back
 // before another process reads the cache.
 func (c *Client) Token(ctx context.Context) (Result, error) {
+	return c.silent(ctx, "")
+}
+
+func (c *Client) silent(ctx context.Context, claims string) (Result, error) {
 	unlock, err := c.store.Lock(ctx)
 	if err != nil {
 		return Result{}, classify(err)
@@ -22,7 +26,11 @@ func (c *Client) Token(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	ar, err := c.app.AcquireTokenSilent(ctx, c.scopes, public.WithSilentAccount(acct))
+	opts := []public.AcquireSilentOption{public.WithSilentAccount(acct)}
+	if claims != "" {
+		opts = append(opts, public.WithClaims(claims))
+	}
+	ar, err := c.app.AcquireTokenSilent(ctx, c.scopes, opts...)
 	if err != nil {
 		return Result{}, classify(err)
 	}
@@ -78,19 +86,5 @@ const freshClaims = `{"access_token":{"nbf":{"essential":true,"value":"%d"}}}`
 // Fresh gets a new access token even though a cached one looks valid, as
 // after a resource answered 401 to it.
 func (c *Client) Fresh(ctx context.Context) (Result, error) {
-	unlock, err := c.store.Lock(ctx)
-	if err != nil {
-		return Result{}, classify(err)
-	}
-	defer unlock()
-	acct, err := c.account(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	ar, err := c.app.AcquireTokenSilent(ctx, c.scopes, public.WithSilentAccount(acct),
-		public.WithClaims(fmt.Sprintf(freshClaims, time.Now().Unix())))
-	if err != nil {
-		return Result{}, classify(err)
-	}
-	return resultOf(ar), nil
+	return c.silent(ctx, fmt.Sprintf(freshClaims, time.Now().Unix()))
 }

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/auth/tokenstore"
-	"github.com/mapsdevice/mapsdevice/bench/internal/measure"
 	"github.com/mapsdevice/mapsdevice/emulator"
+	"github.com/mapsdevice/mapsdevice/internal/measure"
 )
 
 func main() {

@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mapsdevice/mapsdevice/bench/internal/measure"
 	"github.com/mapsdevice/mapsdevice/emulator"
+	"github.com/mapsdevice/mapsdevice/internal/measure"
 )
 
 func main() {

@@ -88,14 +88,30 @@ A flag wins over the environment, which wins over the file.`),
 			newDemoCmd(stdio),
 			newVersionCmd(stdio),
 		},
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) == 0 {
-				return flag.ErrHelp
-			}
-			return usageError{fmt.Errorf("unknown command %q", args[0])}
-		},
+		Exec: groupExec("command"),
 	}
 	return root
+}
+
+// groupExec is the Exec of a command that only holds subcommands.
+func groupExec(what string) func(context.Context, []string) error {
+	return func(_ context.Context, args []string) error {
+		if len(args) == 0 {
+			return flag.ErrHelp
+		}
+		return usageError{fmt.Errorf("unknown %s %q", what, args[0])}
+	}
+}
+
+// noArgs is the Exec of a command that takes no arguments; s and asJSON
+// are read when it runs, after the flags are parsed.
+func noArgs(stdio Stdio, name string, s *settings, asJSON *bool, run func(context.Context) error) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return finish(stdio, *s, *asJSON, usageError{fmt.Errorf("%s takes no arguments, got %q", name, args[0])})
+		}
+		return finish(stdio, *s, *asJSON, run(ctx))
+	}
 }
 
 // newFlagSet makes a flag set whose errors go to stderr and do not exit.

@@ -38,12 +38,9 @@ silently the way a device does afterwards. Nothing is kept.`),
 		FlagSet:   fs,
 		UsageFunc: usage,
 		Options:   parseOptions(),
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return finish(stdio, settings{}, o.JSON, usageError{fmt.Errorf("demo takes no arguments, got %q", args[0])})
-			}
-			return finish(stdio, settings{}, o.JSON, runDemo(ctx, stdio, o))
-		},
+		Exec: noArgs(stdio, "demo", &settings{}, &o.JSON, func(ctx context.Context) error {
+			return runDemo(ctx, stdio, o)
+		}),
 	}
 }
 
@@ -90,13 +87,7 @@ func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
 		return err
 	}
 	if o.JSON {
-		writeEvent(stdio.Out, map[string]any{
-			"event":       "signed_in",
-			"username":    res.Account.Username,
-			"tenant_id":   res.Account.TenantID,
-			"expires_at":  formatTime(res.ExpiresOn),
-			"token_store": si.choice.Store.Kind(),
-		})
+		writeSignedIn(stdio, res, si)
 		return nil
 	}
 	claims, err := srv.VerifyAccessToken(again.AccessToken)

@@ -40,12 +40,7 @@ at a compatible endpoint, such as 'mapsdevice emulator'.`),
 			newGeofenceDeleteCmd(stdio),
 			newGeofenceCheckCmd(stdio),
 		},
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) == 0 {
-				return flag.ErrHelp
-			}
-			return usageError{fmt.Errorf("unknown geofence command %q", args[0])}
-		},
+		Exec: groupExec("geofence command"),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/emulator"
+	"github.com/mapsdevice/mapsdevice/internal/measure"
 )
 
 const guideFence = `{"type":"FeatureCollection","features":[
@@ -171,23 +172,11 @@ func TestUploadStreams(t *testing.T) {
 	}
 	// The child's own peak (VmHWM), read while it runs: its rusage would
 	// also count the test process, whose memory it shares until exec.
-	peak := make(chan int64)
-	go func() {
-		var max int64
-		for {
-			kb, ok := vmHWM(cmd.Process.Pid)
-			if !ok {
-				peak <- max
-				return
-			}
-			max = kb << 10
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	peak := measure.Watch(cmd.Process.Pid)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
-	rss := <-peak
+	rss := <-peak << 10
 	if !strings.Contains(out.String(), `"udid"`) {
 		t.Fatalf("no udid: %s", out.String())
 	}
@@ -225,19 +214,4 @@ func writeBigFences(t *testing.T, path string, size int64) int64 {
 	}
 	st, _ := f.Stat()
 	return st.Size()
-}
-
-// vmHWM reads a process's peak resident set size in kB, while it lives.
-func vmHWM(pid int) (int64, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb, err == nil
-		}
-	}
-	return 0, false
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/mapsdevice/mapsdevice/auth"
 )
 
 type loginOptions struct {
@@ -46,12 +48,9 @@ for example {"event":"signed_in","username":"ana@contoso.com",...}.`),
 		FlagSet:   fs,
 		UsageFunc: usage,
 		Options:   parseOptions(),
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return finish(stdio, o.settings, o.JSON, usageError{fmt.Errorf("login takes no arguments, got %q", args[0])})
-			}
-			return finish(stdio, o.settings, o.JSON, runLogin(ctx, stdio, o))
-		},
+		Exec: noArgs(stdio, "login", &o.settings, &o.JSON, func(ctx context.Context) error {
+			return runLogin(ctx, stdio, o)
+		}),
 	}
 }
 
@@ -68,13 +67,7 @@ func runLogin(ctx context.Context, stdio Stdio, o loginOptions) error {
 	}
 	si = x.si
 	if o.JSON {
-		writeEvent(stdio.Out, map[string]any{
-			"event":       "signed_in",
-			"username":    res.Account.Username,
-			"tenant_id":   res.Account.TenantID,
-			"expires_at":  formatTime(res.ExpiresOn),
-			"token_store": si.choice.Store.Kind(),
-		})
+		writeSignedIn(stdio, res, si)
 		return nil
 	}
 	who := res.Account.Username
@@ -83,4 +76,15 @@ func runLogin(ctx context.Context, stdio Stdio, o loginOptions) error {
 	}
 	fmt.Fprintf(stdio.Out, "Signed in as %s, tenant %s.\nTokens are kept in the %s.\n", who, res.Account.TenantID, si.choice.Store.Location())
 	return nil
+}
+
+// writeSignedIn is the signed_in event of --json.
+func writeSignedIn(stdio Stdio, res auth.Result, si signedIn) {
+	writeEvent(stdio.Out, map[string]any{
+		"event":       "signed_in",
+		"username":    res.Account.Username,
+		"tenant_id":   res.Account.TenantID,
+		"expires_at":  formatTime(res.ExpiresOn),
+		"token_store": si.choice.Store.Kind(),
+	})
 }

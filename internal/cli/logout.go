@@ -29,12 +29,9 @@ an error.`),
 		FlagSet:   fs,
 		UsageFunc: usage,
 		Options:   parseOptions(),
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return finish(stdio, o.settings, o.JSON, usageError{fmt.Errorf("logout takes no arguments, got %q", args[0])})
-			}
-			return finish(stdio, o.settings, o.JSON, runLogout(ctx, stdio, o))
-		},
+		Exec: noArgs(stdio, "logout", &o.settings, &o.JSON, func(ctx context.Context) error {
+			return runLogout(ctx, stdio, o)
+		}),
 	}
 }
 

@@ -32,12 +32,9 @@ exit 0 when one can be had, 2 when sign-in is needed.`),
 		FlagSet:   fs,
 		UsageFunc: usage,
 		Options:   parseOptions(),
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return finish(stdio, o.settings, o.JSON, usageError{fmt.Errorf("status takes no arguments, got %q", args[0])})
-			}
-			return finish(stdio, o.settings, o.JSON, runStatus(ctx, stdio, o))
-		},
+		Exec: noArgs(stdio, "status", &o.settings, &o.JSON, func(ctx context.Context) error {
+			return runStatus(ctx, stdio, o)
+		}),
 	}
 }
 

@@ -30,12 +30,9 @@ sign-in is needed. This is the only command that prints a token.`),
 		FlagSet:   fs,
 		UsageFunc: usage,
 		Options:   parseOptions(),
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return finish(stdio, o.settings, o.JSON, usageError{fmt.Errorf("token takes no arguments, got %q", args[0])})
-			}
-			return finish(stdio, o.settings, o.JSON, runToken(ctx, stdio, o))
-		},
+		Exec: noArgs(stdio, "token", &o.settings, &o.JSON, func(ctx context.Context) error {
+			return runToken(ctx, stdio, o)
+		}),
 	}
 }
 

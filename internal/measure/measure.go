@@ -1,4 +1,5 @@
-// Package measure reads a child process's own memory peak. A child's
+// Package measure reads a child process's own memory peak, for the
+// benchmarks in bench/ and the memory tests. A child's
 // rusage is no good for that: Go starts children with vfork, so their
 // ru_maxrss also counts the parent's memory, shared until exec.
 package measure
