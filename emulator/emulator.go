@@ -120,15 +120,16 @@ type Server struct {
 	ln       net.Listener
 	done     chan struct{}
 
-	mu       sync.Mutex
-	users    []User
-	codes    map[string]*grant // by device code
-	byUser   map[string]*grant // by normalised user code
-	refresh  map[string]*refreshGrant
-	requests []Request
-	faults   map[Endpoint][]Fault
-	timers   []*time.Timer
-	closed   bool
+	mu         sync.Mutex
+	users      []User
+	codes      map[string]*grant // by device code
+	byUser     map[string]*grant // by normalised user code
+	refresh    map[string]*refreshGrant
+	requests   []Request
+	faults     map[Endpoint][]Fault
+	faultRates map[Endpoint]faultRate
+	timers     []*time.Timer
+	closed     bool
 
 	sharedKeys  [2]string
 	tokenCutoff time.Time
@@ -181,13 +182,14 @@ func New(opts Options) (*Server, error) {
 		opts.MapsOperationTime = time.Second
 	}
 	s := &Server{
-		opts:    opts,
-		users:   append(defaultUsers(), opts.Users...),
-		codes:   map[string]*grant{},
-		byUser:  map[string]*grant{},
-		refresh: map[string]*refreshGrant{},
-		faults:  map[Endpoint][]Fault{},
-		done:    make(chan struct{}),
+		opts:       opts,
+		users:      append(defaultUsers(), opts.Users...),
+		codes:      map[string]*grant{},
+		byUser:     map[string]*grant{},
+		refresh:    map[string]*refreshGrant{},
+		faults:     map[Endpoint][]Fault{},
+		faultRates: map[Endpoint]faultRate{},
+		done:       make(chan struct{}),
 
 		throttle:   newLimiter(opts.MapsRate),
 		data:       map[string]*dataset{},

@@ -166,6 +166,10 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, udid string) {
 		return
 	}
 	s.ops[op.id] = op
+	if udid == "" {
+		// Listed as Pending until the operation ends, as the service does.
+		s.data[op.udid] = &dataset{UDID: op.udid, Created: op.created, Updated: op.created, Status: "Pending", Description: op.desc}
+	}
 	s.mu.Unlock()
 	w.Header().Set("Operation-Location", fmt.Sprintf("%s/mapData/operations/%s?api-version=%s", s.url, op.id, dataVersion))
 	w.WriteHeader(http.StatusAccepted)
@@ -211,19 +215,23 @@ func (s *Server) settle(now time.Time) {
 			continue
 		}
 		op.done = true
+		d := s.data[op.udid]
+		if op.problem == nil {
+			if err := os.Rename(op.tmp, s.contentPath(op.udid)); err != nil {
+				op.problem = &mapsDetail{Code: "InternalServerError", Message: "The emulator could not keep the upload."}
+			}
+		}
 		if op.problem != nil {
 			os.Remove(op.tmp)
+			if d != nil && d.Status == "Pending" {
+				d.Status = "Failed"
+			}
 			continue
 		}
-		if err := os.Rename(op.tmp, s.contentPath(op.udid)); err != nil {
-			op.problem = &mapsDetail{Code: "InternalServerError", Message: "The emulator could not keep the upload."}
-			continue
-		}
-		d := s.data[op.udid]
 		if d == nil {
 			d = &dataset{UDID: op.udid, Created: op.created}
 			s.data[op.udid] = d
-		} else {
+		} else if d.Status == "Completed" {
 			s.used -= d.Size
 		}
 		d.Updated, d.Size, d.Status = now, op.size, "Completed"
@@ -270,7 +278,8 @@ func (s *Server) operationStatus(w http.ResponseWriter, r *http.Request, _ calle
 			w.Header().Set("Resource-Location", resource)
 		}
 		if !op.done {
-			w.Header().Set("Retry-After", "1")
+			// Whole seconds, as the service sends; 0 when under a second.
+			w.Header().Set("Retry-After", fmt.Sprint(int(time.Until(op.ready).Seconds())))
 		}
 	}
 	s.mu.Unlock()
@@ -339,6 +348,10 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, _ caller) {
 	if d == nil {
 		return
 	}
+	if d.Status != "Completed" {
+		writeMapsError(w, http.StatusBadRequest, "400 BadRequest", "The map data "+d.UDID+" is "+d.Status+", not Completed.")
+		return
+	}
 	f, err := os.Open(s.contentPath(d.UDID))
 	if err != nil {
 		writeMapsError(w, http.StatusInternalServerError, "500 InternalServerError", "The emulator lost this map data.")
@@ -358,7 +371,9 @@ func (s *Server) deleteData(w http.ResponseWriter, r *http.Request, _ caller) {
 	s.mu.Lock()
 	delete(s.data, d.UDID)
 	delete(s.fenceCache, d.UDID)
-	s.used -= d.Size
+	if d.Status == "Completed" {
+		s.used -= d.Size
+	}
 	_ = s.saveDatasets()
 	s.mu.Unlock()
 	os.Remove(s.contentPath(d.UDID))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	mathrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -49,6 +50,26 @@ type Fault struct {
 	Code int
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
+	// Reset drops the connection without an answer.
+	Reset bool
+}
+
+// faultRate fails a share of an endpoint's requests at random.
+type faultRate struct {
+	rate   float64
+	faults []Fault
+}
+
+// SetFaultRate makes a share (0 to 1) of the requests to an endpoint fail
+// with one of the faults, picked at random; rate 0 turns it off.
+func (s *Server) SetFaultRate(e Endpoint, rate float64, faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rate <= 0 || len(faults) == 0 {
+		delete(s.faultRates, e)
+		return
+	}
+	s.faultRates[e] = faultRate{rate: rate, faults: faults}
 }
 
 // InjectFault queues a fault for an endpoint. Faults run in order.
@@ -83,6 +104,14 @@ func (s *Server) routes() http.Handler {
 func (s *Server) handle(mux *http.ServeMux, pattern string, e Endpoint, h http.HandlerFunc) {
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		f, ok := s.logRequest(r, e)
+		if ok && f.Reset {
+			if hj, canHijack := w.(http.Hijacker); canHijack {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+		}
 		if ok {
 			if f.Delay > 0 {
 				select {
@@ -124,6 +153,9 @@ func (s *Server) logRequest(r *http.Request, e Endpoint) (Fault, bool) {
 	})
 	queue := s.faults[e]
 	if len(queue) == 0 {
+		if fr, ok := s.faultRates[e]; ok && mathrand.Float64() < fr.rate {
+			return fr.faults[mathrand.IntN(len(fr.faults))], true
+		}
 		return Fault{}, false
 	}
 	f := queue[0]

@@ -127,7 +127,7 @@ func (s *Server) fences(udid string) ([]geo.Fence, error) {
 	s.settle(time.Now())
 	d, cached := s.data[udid], s.fenceCache[udid]
 	s.mu.Unlock()
-	if d == nil {
+	if d == nil || d.Status != "Completed" {
 		return nil, os.ErrNotExist
 	}
 	if cached != nil {

@@ -280,7 +280,7 @@ func retryable(status int, idempotent bool) bool {
 // backoff with full jitter.
 func (c *Client) wait(ctx context.Context, n int, retryAfter string) error {
 	d := parseRetryAfter(retryAfter)
-	if d <= 0 {
+	if d < 0 {
 		ceiling := c.cfg.Backoff << min(n, 10)
 		ceiling = min(ceiling, 30*time.Second)
 		d = time.Duration(rand.Int64N(int64(ceiling)) + 1)
@@ -295,18 +295,18 @@ func (c *Client) wait(ctx context.Context, n int, retryAfter string) error {
 	}
 }
 
-// parseRetryAfter reads seconds or an HTTP date.
+// parseRetryAfter reads seconds or an HTTP date; -1 when there is none.
 func parseRetryAfter(v string) time.Duration {
 	if v == "" {
-		return 0
+		return -1
 	}
 	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
+		return max(0, time.Until(t))
 	}
-	return 0
+	return -1
 }
 
 // counting reports upload progress as the body is read.

@@ -154,8 +154,11 @@ func (c *Client) Wait(ctx context.Context, op Operation) (string, error) {
 			}
 			return "", e
 		}
-		if after <= 0 {
+		switch {
+		case after < 0: // no Retry-After: poll each second
 			after = time.Second
+		case after < 100*time.Millisecond: // "0": soon, but no tight loop
+			after = 100 * time.Millisecond
 		}
 		t := time.NewTimer(min(after, time.Minute))
 		select {

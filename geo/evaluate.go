@@ -62,7 +62,7 @@ func Evaluate(fences []Fence, q Query) Result {
 			}
 		}
 		d, nearest := Distance(f, q.Lat, q.Lon)
-		d = math.Round(d*10) / 10 // decimetres, as reported
+		d = math.Round(d*10)/10 + 0 // decimetres, as reported; + 0 turns -0 into 0
 		if math.Abs(d) > q.SearchBuffer {
 			d = math.Copysign(Far, d)
 		}

@@ -52,11 +52,13 @@ type Counters struct {
 
 // Batch is a run of readings delivered together.
 type Batch struct {
-	ID       string   `json:"id"`
-	First    uint64   `json:"first"`
-	Last     uint64   `json:"last"`
-	Attempts int      `json:"attempts"`
-	Records  [][]byte `json:"-"`
+	ID       string `json:"id"`
+	First    uint64 `json:"first"`
+	Last     uint64 `json:"last"`
+	Attempts int    `json:"attempts"`
+	// Operation is the service's operation id once an upload was accepted.
+	Operation string   `json:"operation,omitempty"`
+	Records   [][]byte `json:"-"`
 }
 
 // Spool is an open spool.
@@ -66,7 +68,8 @@ type Spool struct {
 	policy Policy
 
 	appends chan *appendReq
-	done    chan struct{}
+	quit    chan struct{} // closed by Close
+	done    chan struct{} // closed when the committer has stopped
 	space   chan struct{} // signalled when readings leave
 
 	mu       sync.Mutex
@@ -81,6 +84,9 @@ type appendReq struct {
 
 // ErrFull is returned by a blocking Append whose context ended first.
 var ErrFull = errors.New("the spool is full")
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("the spool is closed")
 
 // Open opens or creates the spool file. max bounds the readings kept.
 func Open(path string, max int, policy Policy) (*Spool, error) {
@@ -97,7 +103,7 @@ func Open(path string, max int, policy Policy) (*Spool, error) {
 		}
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
-	s := &Spool{db: db, max: max, policy: policy, appends: make(chan *appendReq, 64), done: make(chan struct{}), space: make(chan struct{}, 1)}
+	s := &Spool{db: db, max: max, policy: policy, appends: make(chan *appendReq, 64), quit: make(chan struct{}), done: make(chan struct{}), space: make(chan struct{}, 1)}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketReadings); err != nil {
 			return err
@@ -131,7 +137,7 @@ func (s *Spool) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	close(s.appends)
+	close(s.quit)
 	<-s.done
 	return s.db.Close()
 }
@@ -148,8 +154,15 @@ func (s *Spool) Append(ctx context.Context, recs [][]byte) error {
 		case s.appends <- req:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-s.quit:
+			return ErrClosed
 		}
-		err := <-req.err
+		var err error
+		select {
+		case err = <-req.err:
+		case <-s.done: // closed before this was committed
+			return ErrClosed
+		}
 		if !errors.Is(err, ErrFull) {
 			return err
 		}
@@ -165,15 +178,18 @@ func (s *Spool) Append(ctx context.Context, recs [][]byte) error {
 // commitLoop groups every waiting Append into one transaction.
 func (s *Spool) commitLoop() {
 	defer close(s.done)
-	for first := range s.appends {
+	for {
+		var first *appendReq
+		select {
+		case first = <-s.appends:
+		case <-s.quit:
+			return
+		}
 		group := []*appendReq{first}
 	drain:
 		for len(group) < 256 {
 			select {
-			case r, ok := <-s.appends:
-				if !ok {
-					break drain
-				}
+			case r := <-s.appends:
 				group = append(group, r)
 			default:
 				break drain
@@ -343,10 +359,9 @@ func putBatch(tx *bolt.Tx, b Batch) error {
 	return tx.Bucket(bucketMeta).Put(keyBatch, raw)
 }
 
-// Attempt records that a batch is about to be sent once more.
-func (s *Spool) Attempt(b *Batch) error {
-	b.Attempts++
-	err := s.db.Update(func(tx *bolt.Tx) error { return putBatch(tx, *b) })
+// Save records the batch's attempts and operation.
+func (s *Spool) Save(b Batch) error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return putBatch(tx, b) })
 	if err != nil {
 		return fmt.Errorf("record delivery attempt: %w", err)
 	}

@@ -44,7 +44,8 @@ func TestAppendNextAckSurvivesReopen(t *testing.T) {
 	if err != nil || !ok || len(b.Records) != 4 || string(b.Records[0]) != `{"n":0}` {
 		t.Fatalf("Next: %+v %v %v", b, ok, err)
 	}
-	if err := s.Attempt(&b); err != nil {
+	b.Attempts++
+	if err := s.Save(b); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
