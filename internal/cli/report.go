@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -193,7 +194,7 @@ func printReportStatus(stdio Stdio, o reportOptions) error {
 		return nil
 	}
 	state := "stopped"
-	if st.Running && time.Since(st.Updated) < 10*time.Second {
+	if st.Running && processAlive(st.PID) {
 		state = fmt.Sprintf("running (pid %d)", st.PID)
 	}
 	w := stdio.Out
@@ -210,4 +211,11 @@ func printReportStatus(stdio Stdio, o reportOptions) error {
 		fmt.Fprintf(w, "Last error:    %s: %s\n", st.LastErrorAt.Local().Format("2006-01-02 15:04:05"), st.LastError)
 	}
 	return nil
+}
+
+// processAlive reports whether a process exists (signal 0 asks without
+// sending anything).
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	return err == nil && p.Signal(syscall.Signal(0)) == nil
 }

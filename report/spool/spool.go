@@ -88,7 +88,9 @@ var ErrFull = errors.New("the spool is full")
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("the spool is closed")
 
-// Open opens or creates the spool file. max bounds the readings kept.
+// Open opens or creates the spool file. max bounds the readings kept: with
+// DropOldest the oldest go first (never those of the batch in flight, which
+// may overflow the bound by its size); with Block, Append waits for room.
 func Open(path string, max int, policy Policy) (*Spool, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("spool size %d: must be at least 1", max)
@@ -163,6 +165,10 @@ func (s *Spool) Append(ctx context.Context, recs [][]byte) error {
 		case <-s.done: // closed before this was committed
 			return ErrClosed
 		}
+		if errors.Is(err, errPartial) {
+			recs = req.recs
+			continue
+		}
 		if !errors.Is(err, ErrFull) {
 			return err
 		}
@@ -208,32 +214,35 @@ func (s *Spool) commit(group []*appendReq) []error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketReadings)
 		c := s.load(tx)
-		batch := s.batchOf(tx)
 		for i, r := range group {
-			if room := s.max - c.Depth; len(r.recs) > room {
-				if s.policy == Block {
+			recs := r.recs
+			if s.policy == Block {
+				room := s.max - c.Depth
+				if room <= 0 {
 					errs[i] = ErrFull
 					continue
 				}
-				dropped, err := dropOldest(b, len(r.recs)-room, batch)
-				if err != nil {
-					return err
-				}
-				c.Depth -= dropped
-				c.Dropped += uint64(dropped)
-				if len(r.recs) > s.max-c.Depth { // only the batch in flight is left
-					errs[i] = ErrFull
-					continue
+				if len(recs) > room {
+					recs, r.recs = recs[:room], recs[room:]
+					errs[i] = errPartial
 				}
 			}
-			for _, rec := range r.recs {
+			for _, rec := range recs {
 				c.NextSeq++
 				if err := b.Put(seqKey(c.NextSeq), stamp(now, rec)); err != nil {
 					return err
 				}
 			}
-			c.Depth += len(r.recs)
-			c.Accepted += uint64(len(r.recs))
+			c.Depth += len(recs)
+			c.Accepted += uint64(len(recs))
+		}
+		if over := c.Depth - s.max; over > 0 {
+			dropped, err := dropOldest(b, over, s.batchOf(tx))
+			if err != nil {
+				return err
+			}
+			c.Depth -= dropped
+			c.Dropped += uint64(dropped)
 		}
 		return s.save(tx, c)
 	})
@@ -244,6 +253,10 @@ func (s *Spool) commit(group []*appendReq) []error {
 	}
 	return errs
 }
+
+// errPartial tells Append that only some readings fitted; the rest are
+// left in the request for another try.
+var errPartial = errors.New("spool: part committed")
 
 // dropOldest removes up to n readings, sparing the batch in flight.
 func dropOldest(b *bolt.Bucket, n int, batch *Batch) (int, error) {

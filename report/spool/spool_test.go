@@ -171,3 +171,30 @@ func BenchmarkIngest(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N*len(group))/b.Elapsed().Seconds(), "readings/s")
 }
+
+func TestOneAppendLargerThanTheSpool(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "drop.db"), 5, DropOldest)
+	if err := s.Append(t.Context(), recs(0, 8)); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Stats()
+	b, _, _ := s.Next(10, ids())
+	if st.Depth != 5 || st.Dropped != 3 || st.Accepted != 8 || string(b.Records[0]) != `{"n":3}` {
+		t.Errorf("drop-oldest: stats %+v, first kept %s", st, b.Records[0])
+	}
+	blocking := open(t, filepath.Join(t.TempDir(), "block.db"), 5, Block)
+	done := make(chan error)
+	go func() { done <- blocking.Append(t.Context(), recs(0, 8)) }()
+	time.Sleep(100 * time.Millisecond)
+	first, _, _ := blocking.Next(10, ids())
+	if len(first.Records) != 5 {
+		t.Fatalf("block: %d readings in before room was made, want 5", len(first.Records))
+	}
+	blocking.Ack(first)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := blocking.Stats(); st.Accepted != 8 || st.Dropped != 0 || st.Depth != 3 {
+		t.Errorf("block: stats %+v", st)
+	}
+}
