@@ -2,7 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -10,6 +14,8 @@ import (
 
 	"github.com/mapsdevice/mapsdevice/emulator"
 	"github.com/mapsdevice/mapsdevice/geo"
+	"github.com/mapsdevice/mapsdevice/report"
+	"github.com/mapsdevice/mapsdevice/report/spool"
 )
 
 type demoOptions struct {
@@ -98,7 +104,14 @@ func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
 	fmt.Fprintf(stdio.Out, "Azure Maps access token: audience %v, scope %v, valid until %s.\n",
 		claims["aud"], claims["scp"], again.ExpiresOn.Local().Format("15:04:05 MST"))
 	fmt.Fprintf(stdio.Out, "A second token request was served from the cache: %v.\n", again.FromCache)
-	if err := demoGeofence(ctx, stdio, srv, si); err != nil {
+	client, err := newMapsClient(geo.Config{Endpoint: srv.MapsEndpoint(), ClientID: srv.MapsClientID(), Tokens: mapsTokens{si.client}}, srv.CAFile())
+	if err != nil {
+		return err
+	}
+	if err := demoGeofence(ctx, stdio, client); err != nil {
+		return err
+	}
+	if err := demoReport(ctx, stdio, client); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdio.Out, "\nNext: run 'mapsdevice emulator' in one shell and 'mapsdevice login' in another (see the README).")
@@ -112,11 +125,7 @@ const demoFence = `{"type":"FeatureCollection","features":[
 
 // demoGeofence uploads the sample fence with the signed-in account's
 // token and checks a few points against it.
-func demoGeofence(ctx context.Context, stdio Stdio, srv *emulator.Server, si signedIn) error {
-	client, err := newMapsClient(geo.Config{Endpoint: srv.MapsEndpoint(), ClientID: srv.MapsClientID(), Tokens: mapsTokens{si.client}}, srv.CAFile())
-	if err != nil {
-		return err
-	}
+func demoGeofence(ctx context.Context, stdio Stdio, client *geo.Client) error {
 	fmt.Fprintln(stdio.Out, "\nUploading the guide's sample geofence (a 500 m circle and a polygon) to Azure Maps Data v2...")
 	op, err := client.Upload(ctx, geo.BytesBody([]byte(demoFence)), "mapsdevice demo")
 	if err != nil {
@@ -156,4 +165,54 @@ func demoGeofence(ctx context.Context, stdio Stdio, srv *emulator.Server, si sig
 		fmt.Fprintf(stdio.Out, "  %-20s %s\n", p.name+":", strings.Join(parts, ", "))
 	}
 	return nil
+}
+
+// demoReport runs the sensor node on a simulated truck for a few seconds:
+// readings through the spool to Azure Maps, events from the local fences.
+func demoReport(ctx context.Context, stdio Stdio, client *geo.Client) error {
+	dir, err := os.MkdirTemp("", "mapsdevice-demo-report-")
+	if err != nil {
+		return fmt.Errorf("demo state folder: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	fences, err := geo.ParseBytes([]byte(demoFence))
+	if err != nil {
+		return err
+	}
+	const readings = 400
+	fmt.Fprintf(stdio.Out, "\nA simulated truck drives through the fences and reports %d readings ('mapsdevice report --simulate'):\n", readings)
+	r, err := report.New(report.Options{StateDir: dir, DeviceID: "demo-truck", BatchSize: 100, MaxDelay: 500 * time.Millisecond,
+		SpoolMax: 10_000, SpoolFull: spool.DropOldest}, client, report.LocalFences(fences), eventPrinter{stdio.Out},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(report.Simulate(ctx, pw, "demo-truck", 200, readings)) }()
+	if err := r.Run(ctx, pr); err != nil {
+		return err
+	}
+	st, err := report.ReadStatus(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdio.Out, "All %d readings went through the spool on disk to Azure Maps: %d delivered, %d still spooled.\n", st.Accepted, st.Delivered, st.Depth)
+	return nil
+}
+
+// eventPrinter shows report's NDJSON events as sentences.
+type eventPrinter struct{ w io.Writer }
+
+func (p eventPrinter) Write(b []byte) (int, error) {
+	var ev report.Event
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return p.w.Write(b)
+	}
+	verb := "left"
+	if ev.Event == "enter" {
+		verb = "entered"
+	}
+	fmt.Fprintf(p.w, "  %s %-7s %-7s at %s (%+.0f m from the border)\n", ev.DeviceID, verb, ev.GeometryID, ev.Time.Local().Format("15:04:05.000"), ev.Distance)
+	return len(b), nil
 }
