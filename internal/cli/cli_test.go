@@ -299,7 +299,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{"Signed in as " + emulator.ContributorUser, "https://atlas.microsoft.com/", "served from the cache: true",
-		"Stored as udid", "the circle's centre: 001 inside (-500 m)", "1 km east of it:     001 outside"} {
+		"Stored as udid", "the circle's centre: 001 inside (-500 m)", "1 km east of it:     001 outside",
+		"demo-truck entered campus", "demo-truck left    001", "400 delivered, 0 still spooled"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
