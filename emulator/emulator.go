@@ -38,6 +38,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -260,7 +262,8 @@ func (s *Server) start() error {
 			MinVersion:   tls.VersionTLS12,
 			Certificates: []tls.Certificate{cert},
 		},
-		ErrorLog: nil,
+		// Clients that do not trust the CA are the caller's to report.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	tlsLn := tls.NewListener(ln, s.srv.TLSConfig)
 	go func() {

@@ -215,7 +215,7 @@ func TestDemoInTmux(t *testing.T) {
 		t.Errorf("the demo screen does not say what happens:\n%s", screen)
 	}
 	pane.waitFor("EXIT=0", 20*time.Second)
-	if s := pane.screen(); !strings.Contains(s, "served from the cache: true") {
+	if s := pane.screen(); !strings.Contains(s, "400 delivered, 0") {
 		t.Errorf("the demo did not end with its summary:\n%s", s)
 	}
 }
