@@ -72,9 +72,8 @@ type Spool struct {
 	done    chan struct{} // closed when the committer has stopped
 	space   chan struct{} // signalled when readings leave
 
-	mu       sync.Mutex
-	counters Counters
-	closed   bool
+	mu     sync.Mutex // guards closed
+	closed bool
 }
 
 type appendReq struct {
@@ -114,13 +113,15 @@ func Open(path string, max int, policy Policy) (*Spool, error) {
 		if err != nil {
 			return err
 		}
+		var c Counters
 		if raw := meta.Get(keyCounters); raw != nil {
-			if err := json.Unmarshal(raw, &s.counters); err != nil {
+			if err := json.Unmarshal(raw, &c); err != nil {
 				return fmt.Errorf("spool counters: %w", err)
 			}
 		}
-		s.counters.Depth = tx.Bucket(bucketReadings).Stats().KeyN
-		return nil
+		// Count again: the readings themselves are the truth.
+		c.Depth = tx.Bucket(bucketReadings).Stats().KeyN
+		return s.save(tx, c)
 	})
 	if err != nil {
 		db.Close()
@@ -282,20 +283,13 @@ func seqKey(seq uint64) []byte {
 	return k
 }
 
-// load reads the counters in a transaction; tx-local copy.
+// load reads the counters as this transaction sees them.
 func (s *Spool) load(tx *bolt.Tx) Counters {
 	var c Counters
 	if raw := tx.Bucket(bucketMeta).Get(keyCounters); raw != nil {
 		_ = json.Unmarshal(raw, &c)
 	}
-	c.Depth = s.depth()
 	return c
-}
-
-func (s *Spool) depth() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.counters.Depth
 }
 
 func (s *Spool) save(tx *bolt.Tx, c Counters) error {
@@ -303,15 +297,7 @@ func (s *Spool) save(tx *bolt.Tx, c Counters) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketMeta).Put(keyCounters, raw); err != nil {
-		return err
-	}
-	tx.OnCommit(func() {
-		s.mu.Lock()
-		s.counters = c
-		s.mu.Unlock()
-	})
-	return nil
+	return tx.Bucket(bucketMeta).Put(keyCounters, raw)
 }
 
 func (s *Spool) batchOf(tx *bolt.Tx) *Batch {
