@@ -372,3 +372,37 @@ func TestReportSIGTERM(t *testing.T) {
 		t.Errorf("after SIGTERM: %+v, want all 12 readings kept", st)
 	}
 }
+
+// TestReportFollowsAFIFO reads a FIFO with --follow, as the systemd unit
+// does: writers come and go, the reporter keeps reading.
+func TestReportFollowsAFIFO(t *testing.T) {
+	t.Parallel()
+	srv, vars := inProcess(t, emulator.Options{MapsOperationTime: 100 * time.Millisecond})
+	e := signedIn(t, srv, vars, emulator.ContributorUser)
+	fifo := filepath.Join(e.home, "readings.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	cmd := e.command(t.Context(), "report", "--input", fifo, "--follow", "--batch-size", "10", "--max-delay", "100ms")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	for writer := range 3 {
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := writer * 10; n < writer*10+10; n++ {
+			io.WriteString(w, numbered(n)+"\n")
+		}
+		w.Close()
+		time.Sleep(300 * time.Millisecond)
+	}
+	waitUntil(t, 20*time.Second, func() bool { return len(delivered(t, srv)) == 30 })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("after SIGTERM: %v", err)
+	}
+}
