@@ -3,6 +3,7 @@ package cli_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -307,5 +308,20 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "/devicelogin") {
 		t.Errorf("demo did not show the approval URL:\n%s", errOut)
+	}
+}
+
+func TestVersionStamp(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "mapsdevice")
+	pkg := "github.com/mapsdevice/mapsdevice/internal/cli"
+	build := exec.Command("go", "build", "-o", bin, "-ldflags",
+		"-X "+pkg+".version=v1.2.3 -X "+pkg+".commit=abc1234 -X "+pkg+".date=2026-11-21T00:00:00Z", "../../cmd/mapsdevice")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v: %s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil || !strings.Contains(string(out), "mapsdevice v1.2.3 (commit abc1234, built 2026-11-21T00:00:00Z)") {
+		t.Errorf("version: %q %v", out, err)
 	}
 }
