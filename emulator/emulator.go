@@ -12,9 +12,9 @@
 //     gives AADSTS53003), no consent store and no admin.
 //   - Only Azure Maps scopes are granted (user_impersonation and .default);
 //     any other resource is refused with invalid_scope.
-//   - It answers slow_down to a client that polls faster than the interval,
-//     and adds 5 s to that code's interval, as RFC 8628 allows. Entra ID
-//     does not enforce the interval this strictly.
+//   - It answers slow_down to a client that polls faster than the interval
+//     (RFC 8628 §3.5). It does not make the client wait the extra 5 s the
+//     RFC asks of it; the poll log shows whether it did.
 //   - verification_uri_complete is sent only when asked for; Entra never
 //     sends it.
 //   - Refresh tokens rotate on every use and stay valid, as in Entra ID, unless
