@@ -291,3 +291,21 @@ func checkModes(t *testing.T, dir, file string) {
 		t.Errorf("file mode %o, want 600", got)
 	}
 }
+
+// BenchmarkSealedReplace is the token-store read of every 'token' run:
+// the sealed file opened with its key.
+func BenchmarkSealedReplace(b *testing.B) {
+	s := tokenstore.NewSealed(b.TempDir(), "default", tokenstoretest.NewKeyring())
+	if err := s.Export(b.Context(), &blob{data: fakeCache()}, cacheHints); err != nil {
+		b.Fatal(err)
+	}
+	var got blob
+	for b.Loop() {
+		if err := s.Replace(b.Context(), &got, replaceHints); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if len(got.data) == 0 {
+		b.Fatal("nothing read")
+	}
+}

@@ -1,0 +1,308 @@
+// Command suite runs every benchmark and rewrites docs/benchmarks.md:
+//
+//	go run ./bench/suite            # about 6 minutes
+//
+// It builds mapsdevice and the baseline (bench/baseline: azidentity's
+// DeviceCodeCredential with its persistent cache) the same way, measures
+// both side by side against one emulator, runs the other measurement
+// programs in bench/ and the Go benchmarks, and fills bench/suite/
+// benchmarks.md.tmpl. It needs GNU time (Debian package time) and tmux.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/mapsdevice/mapsdevice/emulator"
+	"github.com/mapsdevice/mapsdevice/internal/measure"
+)
+
+//go:embed benchmarks.md.tmpl
+var docTemplate string
+
+func main() {
+	out := argValue("-o", "docs/benchmarks.md")
+	if err := run(out); err != nil {
+		fmt.Fprintln(os.Stderr, "suite:", err)
+		os.Exit(1)
+	}
+}
+
+func argValue(name, def string) string {
+	for i, a := range os.Args[1:] {
+		if a == name && i+2 < len(os.Args) {
+			return os.Args[i+2]
+		}
+	}
+	return def
+}
+
+// Doc is what the template shows.
+type Doc struct {
+	Date, Machine, Go string
+	Sizes             string
+	Startup           string
+	Login             string
+	Tables            map[string]string
+	Benchmarks        string
+}
+
+func run(out string) error {
+	dir, err := os.MkdirTemp("", "bench-suite-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	doc := Doc{Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), Go: runtime.Version(), Tables: map[string]string{}}
+	step("binary sizes")
+	ours, base, sizes, err := build(dir)
+	if err != nil {
+		return err
+	}
+	doc.Sizes = sizes
+	step("start-up and login, side by side")
+	if doc.Startup, doc.Login, err = sideBySide(dir, ours, base); err != nil {
+		return err
+	}
+	for _, b := range []struct{ name, args string }{
+		{"tokenstart", "-runs 50"}, {"loginscreen", "-runs 10"}, {"upload", "-runs 5"}, {"reportpipe", ""},
+	} {
+		step(b.name)
+		table, err := goRun("./bench/"+b.name, append([]string{"-bin", ours}, strings.Fields(b.args)...)...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.name, err)
+		}
+		doc.Tables[b.name] = table
+	}
+	step("Go benchmarks")
+	if doc.Benchmarks, err = goBench(); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := template.Must(template.New("doc").Parse(docTemplate)).Execute(&buf, doc); err != nil {
+		return err
+	}
+	step("writing " + out)
+	return os.WriteFile(out, buf.Bytes(), 0o644)
+}
+
+func step(s string) { fmt.Fprintf(os.Stderr, "suite: %s...\n", s) }
+
+func machine() string {
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if m := regexp.MustCompile(`model name\s*:\s*(.+)`).FindSubmatch(data); m != nil {
+			cpu = string(m[1])
+		}
+	}
+	mem := ""
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(data), "\n", 2)[0], "MemTotal:"), "%d", &kb)
+		mem = fmt.Sprintf(", %d GiB", (kb+512*1024)>>20)
+	}
+	kernel, _ := exec.Command("uname", "-r").Output()
+	return fmt.Sprintf("%d × %s%s, Linux %s, %s/%s", runtime.NumCPU(), cpu, mem, strings.TrimSpace(string(kernel)), runtime.GOOS, runtime.GOARCH)
+}
+
+var targets = []struct{ goos, goarch, goarm string }{
+	{"linux", "amd64", ""}, {"linux", "arm64", ""}, {"linux", "arm", "7"}, {"linux", "arm", "6"},
+	{"darwin", "amd64", ""}, {"darwin", "arm64", ""}, {"windows", "amd64", ""},
+}
+
+// build makes stripped binaries for every target, ours and the baseline's,
+// and returns the host builds' paths.
+func build(dir string) (string, string, string, error) {
+	var b strings.Builder
+	b.WriteString("| target | mapsdevice | baseline | ratio |\n|---|---|---|---|\n")
+	var ours, base string
+	for _, t := range targets {
+		name := t.goos + "/" + t.goarch
+		if t.goarm != "" {
+			name += "v" + t.goarm
+		}
+		o := filepath.Join(dir, strings.ReplaceAll(name, "/", "-"), "mapsdevice")
+		bl := filepath.Join(dir, strings.ReplaceAll(name, "/", "-"), "baseline")
+		env := append(os.Environ(), "CGO_ENABLED=0", "GOOS="+t.goos, "GOARCH="+t.goarch, "GOARM="+t.goarm, "GOFLAGS=")
+		baseOK := true
+		for _, c := range []struct{ dir, out, pkg string }{{".", o, "./cmd/mapsdevice"}, {"bench/baseline", bl, "."}} {
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", c.out, c.pkg)
+			cmd.Dir, cmd.Env = c.dir, env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				if c.dir == "bench/baseline" {
+					baseOK = false // azidentity's cache needs cgo on macOS
+					continue
+				}
+				return "", "", "", fmt.Errorf("build %s for %s: %v: %s", c.pkg, name, err, out)
+			}
+		}
+		so, sb := size(o), size(bl)
+		if !baseOK {
+			fmt.Fprintf(&b, "| %s | %.1f MB | needs cgo | |\n", name, so/1e6)
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %.1f MB | %.1f MB | %.2f |\n", name, so/1e6, sb/1e6, so/sb)
+		if t.goos == runtime.GOOS && t.goarch == runtime.GOARCH {
+			ours, base = o, bl
+		}
+	}
+	return ours, base, b.String(), nil
+}
+
+func size(path string) float64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return float64(st.Size())
+}
+
+// sideBySide signs both in against one emulator (5 s interval, approval
+// after 2 s, as a person would) and times their start-up.
+func sideBySide(dir, ours, base string) (string, string, error) {
+	srv, err := emulator.New(emulator.Options{StateDir: filepath.Join(dir, "emu"), AutoApprove: 2 * time.Second})
+	if err != nil {
+		return "", "", err
+	}
+	defer srv.Close()
+	env := append(os.Environ(), "MAPSDEVICE_HOME="+dir, "MAPSDEVICE_CONFIG="+dir+"/none", "MAPSDEVICE_TOKEN_STORE=file",
+		"MAPSDEVICE_AUTHORITY="+srv.Authority(), "MAPSDEVICE_CLIENT_ID="+srv.ClientID(), "MAPSDEVICE_CA_FILE="+srv.CAFile())
+	var login strings.Builder
+	login.WriteString("| sign-in, approved after 2 s (interval 5 s) | mapsdevice | baseline | ratio |\n|---|---|---|---|\n")
+	type result struct {
+		wall  time.Duration
+		polls int
+	}
+	measureLogin := func(bin string, args []string, code func(out string) string) (result, error) {
+		var r result
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		began := time.Now()
+		out, err := cmd.Output()
+		r.wall = time.Since(began)
+		if err != nil {
+			return r, fmt.Errorf("%s %v: %v", bin, args, err)
+		}
+		r.polls = len(srv.Polls(code(string(out))))
+		return r, nil
+	}
+	o, err := measureLogin(ours, []string{"login", "--json"}, func(out string) string {
+		var ev struct {
+			UserCode string `json:"user_code"`
+		}
+		json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &ev)
+		return ev.UserCode
+	})
+	if err != nil {
+		return "", "", err
+	}
+	b, err := measureLogin(base, []string{"login"}, func(out string) string { return strings.TrimSpace(out) })
+	if err != nil {
+		return "", "", err
+	}
+	fmt.Fprintf(&login, "| wall time to signed in | %.1f s | %.1f s | %.2f |\n", o.wall.Seconds(), b.wall.Seconds(), o.wall.Seconds()/b.wall.Seconds())
+	fmt.Fprintf(&login, "| polls of the token endpoint | %d | %d | %.2f |\n", o.polls, b.polls, float64(o.polls)/float64(b.polls))
+
+	var st strings.Builder
+	st.WriteString("| command | wall median (p10–p90) | peak RSS median | baseline wall | baseline RSS | wall ratio |\n|---|---|---|---|---|---|\n")
+	baseToken, err := coldStart(env, base, "token")
+	if err != nil {
+		return "", "", err
+	}
+	for _, c := range []string{"version", "status", "token"} {
+		m, err := coldStart(env, ours, c)
+		if err != nil {
+			return "", "", err
+		}
+		if c == "token" {
+			fmt.Fprintf(&st, "| `%s` (cached) | %s | %.1f MB | %s | %.1f MB | %.2f |\n", c, m.wallText(), m.rss, baseToken.wallText(), baseToken.rss, m.median.Seconds()/baseToken.median.Seconds())
+			continue
+		}
+		fmt.Fprintf(&st, "| `%s` | %s | %.1f MB | | | |\n", c, m.wallText(), m.rss)
+	}
+	before := len(srv.Requests())
+	coldStart(env, ours, "token")
+	if n := len(srv.Requests()) - before; n != 0 {
+		return "", "", fmt.Errorf("cached token runs made %d requests", n)
+	}
+	return st.String(), login.String(), nil
+}
+
+type startup struct {
+	median, p10, p90 time.Duration
+	rss              float64
+}
+
+func (s startup) wallText() string {
+	return fmt.Sprintf("%.1f ms (%.1f–%.1f)", ms(s.median), ms(s.p10), ms(s.p90))
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// coldStart runs a command 30 times for wall time, and 5 more under GNU
+// time for peak RSS (a Go child's own rusage counts its parent's memory).
+func coldStart(env []string, bin, arg string) (startup, error) {
+	var walls []time.Duration
+	for range 30 {
+		cmd := exec.Command(bin, arg)
+		cmd.Env = env
+		began := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return startup{}, fmt.Errorf("%s %s: %v: %s", bin, arg, err, out)
+		}
+		walls = append(walls, time.Since(began))
+	}
+	var rss []int64
+	for range 5 {
+		kb, err := measure.PeakRSS(env, bin, arg)
+		if err != nil {
+			return startup{}, err
+		}
+		rss = append(rss, kb)
+	}
+	slices.Sort(walls)
+	slices.Sort(rss)
+	return startup{median: walls[len(walls)/2], p10: walls[len(walls)/10], p90: walls[len(walls)*9/10], rss: float64(rss[len(rss)/2]) / 1024}, nil
+}
+
+// goRun runs one of the measurement programs and keeps its table.
+func goRun(pkg string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", append([]string{"run", pkg}, args...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	return string(out), err
+}
+
+// goBench runs the Go benchmarks of the hot paths.
+func goBench() (string, error) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchtime", "2s", "-count", "3", "./geo", "./report/spool", "./auth/tokenstore")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go test -bench: %v: %s", err, out)
+	}
+	var b strings.Builder
+	b.WriteString("```\n")
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "Benchmark") {
+			b.WriteString(sc.Text() + "\n")
+		}
+	}
+	b.WriteString("```\n")
+	return b.String(), nil
+}
