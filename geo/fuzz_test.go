@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -59,6 +60,12 @@ func FuzzAPIError(f *testing.F) {
 		}
 		if udid, err := lastSegment(location); err == nil && (udid == "" || udid == "/") {
 			t.Fatalf("empty udid from %q", location)
+		}
+		// Operation-Location: parsed, and refused unless on the endpoint.
+		if u, err := url.Parse(location); err == nil && sameHost(u, base) != strings.EqualFold(u.Host, base.Host) && strings.EqualFold(u.Scheme, "https") {
+			t.Fatalf("host check disagrees for %q", location)
+		} else if err == nil {
+			_ = lastPathSegment(u.Path)
 		}
 	})
 }

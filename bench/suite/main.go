@@ -181,25 +181,24 @@ func sideBySide(dir, ours, base string) (string, string, error) {
 	env := append(os.Environ(), "MAPSDEVICE_HOME="+dir, "MAPSDEVICE_CONFIG="+dir+"/none", "MAPSDEVICE_TOKEN_STORE=file",
 		"MAPSDEVICE_AUTHORITY="+srv.Authority(), "MAPSDEVICE_CLIENT_ID="+srv.ClientID(), "MAPSDEVICE_CA_FILE="+srv.CAFile())
 	var login strings.Builder
-	login.WriteString("| sign-in, approved after 2 s (interval 5 s) | mapsdevice | baseline | ratio |\n|---|---|---|---|\n")
-	type result struct {
-		wall  time.Duration
-		polls int
-	}
-	measureLogin := func(bin string, args []string, code func(out string) string) (result, error) {
-		var r result
-		cmd := exec.Command(bin, args...)
-		cmd.Env = env
-		began := time.Now()
-		out, err := cmd.Output()
-		r.wall = time.Since(began)
-		if err != nil {
-			return r, fmt.Errorf("%s %v: %v", bin, args, err)
+	login.WriteString("| sign-in, approved after 2 s (interval 5 s), 3 runs each | mapsdevice median (min–max) | baseline median (min–max) | ratio of medians |\n|---|---|---|---|\n")
+	// logins signs in three times and returns wall times and poll counts.
+	logins := func(bin string, args []string, code func(out string) string) ([]float64, []float64, error) {
+		var walls, polls []float64
+		for range 3 {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = env
+			began := time.Now()
+			out, err := cmd.Output()
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s %v: %v", bin, args, err)
+			}
+			walls = append(walls, time.Since(began).Seconds())
+			polls = append(polls, float64(len(srv.Polls(code(string(out))))))
 		}
-		r.polls = len(srv.Polls(code(string(out))))
-		return r, nil
+		return walls, polls, nil
 	}
-	o, err := measureLogin(ours, []string{"login", "--json"}, func(out string) string {
+	ow, op, err := logins(ours, []string{"login", "--json"}, func(out string) string {
 		var ev struct {
 			UserCode string `json:"user_code"`
 		}
@@ -209,12 +208,12 @@ func sideBySide(dir, ours, base string) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	b, err := measureLogin(base, []string{"login"}, func(out string) string { return strings.TrimSpace(out) })
+	bw, bp, err := logins(base, []string{"login"}, func(out string) string { return strings.TrimSpace(out) })
 	if err != nil {
 		return "", "", err
 	}
-	fmt.Fprintf(&login, "| wall time to signed in | %.1f s | %.1f s | %.2f |\n", o.wall.Seconds(), b.wall.Seconds(), o.wall.Seconds()/b.wall.Seconds())
-	fmt.Fprintf(&login, "| polls of the token endpoint | %d | %d | %.2f |\n", o.polls, b.polls, float64(o.polls)/float64(b.polls))
+	fmt.Fprintf(&login, "| wall time to signed in | %s s | %s s | %.2f |\n", spread(ow, "%.1f"), spread(bw, "%.1f"), median(ow)/median(bw))
+	fmt.Fprintf(&login, "| polls of the token endpoint | %s | %s | %.2f |\n", spread(op, "%.0f"), spread(bp, "%.0f"), median(op)/median(bp))
 
 	var st strings.Builder
 	st.WriteString("| command | wall median (p10–p90) | peak RSS median | baseline wall | baseline RSS | wall ratio |\n|---|---|---|---|---|---|\n")
@@ -305,4 +304,17 @@ func goBench() (string, error) {
 	}
 	b.WriteString("```\n")
 	return b.String(), nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// spread is "median (min–max)".
+func spread(v []float64, format string) string {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return fmt.Sprintf(format+" ("+format+"–"+format+")", s[len(s)/2], s[0], s[len(s)-1])
 }
