@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mapsdevice/mapsdevice/bench/internal/benchenv"
 	"github.com/mapsdevice/mapsdevice/emulator"
 	"github.com/mapsdevice/mapsdevice/internal/measure"
 )
@@ -81,8 +82,7 @@ func once(bin string, srv *emulator.Server) (time.Duration, int, error) {
 		return string(out), err
 	}
 	defer tmux("kill-server")
-	cmd := fmt.Sprintf("env TERM=xterm-256color MAPSDEVICE_HOME=%s MAPSDEVICE_TOKEN_STORE=file MAPSDEVICE_AUTHORITY=%s MAPSDEVICE_CLIENT_ID=%s MAPSDEVICE_CA_FILE=%s %s login; sleep 30",
-		dir, srv.Authority(), srv.ClientID(), srv.CAFile(), bin)
+	cmd := fmt.Sprintf("env TERM=xterm-256color %s %s login; sleep 30", strings.Join(benchenv.Vars(dir, srv), " "), bin)
 	if out, err := tmux("new-session", "-d", "-x", "80", "-y", "24", cmd); err != nil {
 		return 0, 0, fmt.Errorf("tmux: %v: %s", err, out)
 	}

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mapsdevice/mapsdevice/bench/internal/benchenv"
 	"github.com/mapsdevice/mapsdevice/emulator"
 	"github.com/mapsdevice/mapsdevice/geo"
 	"github.com/mapsdevice/mapsdevice/internal/measure"
@@ -66,13 +67,9 @@ func run(bin string) error {
 		return err
 	}
 	defer srv.Close()
-	b := bench{bin: bin, dir: dir, srv: srv, env: append(os.Environ(), "MAPSDEVICE_HOME="+dir, "MAPSDEVICE_CONFIG="+dir+"/none",
-		"MAPSDEVICE_TOKEN_STORE=file", "MAPSDEVICE_AUTHORITY="+srv.Authority(), "MAPSDEVICE_CLIENT_ID="+srv.ClientID(),
-		"MAPSDEVICE_CA_FILE="+srv.CAFile(), "MAPSDEVICE_MAPS_ENDPOINT="+srv.MapsEndpoint(), "MAPSDEVICE_MAPS_CLIENT_ID="+srv.MapsClientID())}
-	login := exec.Command(bin, "login", "--json")
-	login.Env = b.env
-	if out, err := login.CombinedOutput(); err != nil {
-		return fmt.Errorf("login: %v: %s", err, out)
+	b := bench{bin: bin, dir: dir, srv: srv, env: append(os.Environ(), benchenv.Vars(dir, srv)...)}
+	if err := benchenv.SignIn(bin, b.env); err != nil {
+		return err
 	}
 	if err := b.throughput(50_000); err != nil {
 		return err

@@ -26,6 +26,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/mapsdevice/mapsdevice/bench/internal/benchenv"
 	"github.com/mapsdevice/mapsdevice/emulator"
 	"github.com/mapsdevice/mapsdevice/internal/measure"
 )
@@ -178,8 +179,7 @@ func sideBySide(dir, ours, base string) (string, string, error) {
 		return "", "", err
 	}
 	defer srv.Close()
-	env := append(os.Environ(), "MAPSDEVICE_HOME="+dir, "MAPSDEVICE_CONFIG="+dir+"/none", "MAPSDEVICE_TOKEN_STORE=file",
-		"MAPSDEVICE_AUTHORITY="+srv.Authority(), "MAPSDEVICE_CLIENT_ID="+srv.ClientID(), "MAPSDEVICE_CA_FILE="+srv.CAFile())
+	env := append(os.Environ(), benchenv.Vars(dir, srv)...)
 	var login strings.Builder
 	login.WriteString("| sign-in, approved after 2 s (interval 5 s), 3 runs each | mapsdevice median (min–max) | baseline median (min–max) | ratio of medians |\n|---|---|---|---|\n")
 	// logins signs in three times and returns wall times and poll counts.

@@ -8,9 +8,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/auth/tokenstore"
+	"github.com/mapsdevice/mapsdevice/bench/internal/benchenv"
 	"github.com/mapsdevice/mapsdevice/emulator"
 	"github.com/mapsdevice/mapsdevice/internal/measure"
 )
@@ -53,10 +52,8 @@ func run(bin string, runs int) error {
 			return err
 		}
 		defer os.RemoveAll(home)
-		env := append(os.Environ(),
-			"MAPSDEVICE_HOME="+home, "MAPSDEVICE_CONFIG="+home+"/none", "MAPSDEVICE_TOKEN_STORE="+store,
-			"MAPSDEVICE_AUTHORITY="+srv.Authority(), "MAPSDEVICE_CLIENT_ID="+srv.ClientID(), "MAPSDEVICE_CA_FILE="+srv.CAFile())
-		if err := login(bin, env); err != nil {
+		env := append(append(os.Environ(), benchenv.Vars(home, srv)...), "MAPSDEVICE_TOKEN_STORE="+store)
+		if err := benchenv.SignIn(bin, env); err != nil {
 			return fmt.Errorf("%s: %w", store, err)
 		}
 		before := len(srv.Requests())
@@ -84,27 +81,6 @@ func run(bin string, runs int) error {
 		fmt.Printf("| %s | %d | %.1f ms | %.1f–%.1f ms | %.1f MB | %.1f–%.1f MB |\n", store, runs,
 			ms(walls[len(walls)/2]), ms(walls[len(walls)/10]), ms(walls[len(walls)*9/10]),
 			mb(rss[len(rss)/2]), mb(rss[0]), mb(rss[len(rss)-1]))
-	}
-	return nil
-}
-
-func login(bin string, env []string) error {
-	cmd := exec.Command(bin, "login", "--json")
-	cmd.Env = env
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	sc := bufio.NewScanner(out)
-	var last map[string]any
-	for sc.Scan() {
-		json.Unmarshal(sc.Bytes(), &last)
-	}
-	if err := cmd.Wait(); err != nil || last["event"] != "signed_in" {
-		return fmt.Errorf("login: %v %v", err, last)
 	}
 	return nil
 }

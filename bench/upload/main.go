@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mapsdevice/mapsdevice/bench/internal/benchenv"
 	"github.com/mapsdevice/mapsdevice/emulator"
 	"github.com/mapsdevice/mapsdevice/internal/measure"
 )
@@ -48,13 +49,9 @@ func run(bin string, runs int, size int64) error {
 		return err
 	}
 	defer srv.Close()
-	env := append(os.Environ(), "MAPSDEVICE_HOME="+dir, "MAPSDEVICE_CONFIG="+dir+"/none", "MAPSDEVICE_TOKEN_STORE=file",
-		"MAPSDEVICE_AUTHORITY="+srv.Authority(), "MAPSDEVICE_CLIENT_ID="+srv.ClientID(), "MAPSDEVICE_CA_FILE="+srv.CAFile(),
-		"MAPSDEVICE_MAPS_ENDPOINT="+srv.MapsEndpoint(), "MAPSDEVICE_MAPS_CLIENT_ID="+srv.MapsClientID())
-	login := exec.Command(bin, "login", "--json")
-	login.Env = env
-	if out, err := login.CombinedOutput(); err != nil {
-		return fmt.Errorf("login: %v: %s", err, out)
+	env := append(os.Environ(), benchenv.Vars(dir, srv)...)
+	if err := benchenv.SignIn(bin, env); err != nil {
+		return err
 	}
 	file := filepath.Join(dir, "fences.geojson")
 	written, err := writeFences(file, size)
