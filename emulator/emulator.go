@@ -48,7 +48,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mapsdevice/mapsdevice/geo"
+	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
 // Identifiers the emulator answers to unless told otherwise.
@@ -140,7 +140,7 @@ type Server struct {
 	data        map[string]*dataset
 	ops         map[string]*operation
 	used        int64
-	fenceCache  map[string][]geo.Fence
+	fenceCache  map[string][]geofence.Fence
 	fenceState  map[string]bool // device, udid, geometry → inside
 }
 
@@ -196,7 +196,7 @@ func New(opts Options) (*Server, error) {
 		throttle:   newLimiter(opts.MapsRate),
 		data:       map[string]*dataset{},
 		ops:        map[string]*operation{},
-		fenceCache: map[string][]geo.Fence{},
+		fenceCache: map[string][]geofence.Fence{},
 		fenceState: map[string]bool{},
 		issuedAt:   map[string]time.Time{},
 	}

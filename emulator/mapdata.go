@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mapsdevice/mapsdevice/geo"
+	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
 // dataset is one upload of the Data v2 service.
@@ -136,7 +136,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, udid string) {
 		writeMapsError(w, http.StatusInternalServerError, "500 InternalServerError", "The emulator could not store the upload.")
 		return
 	}
-	size, err := io.Copy(tmp, http.MaxBytesReader(w, r.Body, geo.MaxUploadSize))
+	size, err := io.Copy(tmp, http.MaxBytesReader(w, r.Body, geofence.MaxUploadSize))
 	tmp.Close()
 	var tooBig *http.MaxBytesError
 	switch {
@@ -181,8 +181,8 @@ func (s *Server) validateUpload(op *operation) error {
 		return err
 	}
 	defer f.Close()
-	_, err = geo.Parse(f)
-	var inv *geo.InvalidError
+	_, err = geofence.Parse(f)
+	var inv *geofence.InvalidError
 	switch {
 	case errors.As(err, &inv):
 		op.problem = &mapsDetail{Code: "InvalidGeoJson", Message: fmt.Sprintf("The GeoJSON is not a valid geofence: %d problem(s).", len(inv.Problems))}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mapsdevice/mapsdevice/geo"
+	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
 var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -21,7 +21,7 @@ type geofenceQuery struct {
 	deviceID string
 	udid     string
 	mode     string
-	q        geo.Query
+	q        geofence.Query
 }
 
 func badSpatial(w http.ResponseWriter, code, msg string) {
@@ -55,7 +55,7 @@ func parseGeofenceQuery(w http.ResponseWriter, r *http.Request, needUDID bool) (
 		badSpatial(w, "InvalidLatLon", "lat must be -90 to 90 and lon -180 to 180.")
 		return gq, false
 	}
-	gq.q = geo.Query{Lat: lat, Lon: lon, SearchBuffer: 50, UserTime: time.Now()}
+	gq.q = geofence.Query{Lat: lat, Lon: lon, SearchBuffer: 50, UserTime: time.Now()}
 	if sb := v.Get("searchBuffer"); sb != "" {
 		b, err := strconv.ParseFloat(sb, 64)
 		if err != nil || b < 0 || b > 500 {
@@ -99,8 +99,8 @@ func (s *Server) geofencePost(w http.ResponseWriter, r *http.Request, _ caller) 
 	if !ok {
 		return
 	}
-	fences, err := geo.Parse(http.MaxBytesReader(w, r.Body, geo.MaxUploadSize))
-	var inv *geo.InvalidError
+	fences, err := geofence.Parse(http.MaxBytesReader(w, r.Body, geofence.MaxUploadSize))
+	var inv *geofence.InvalidError
 	switch {
 	case errors.As(err, &inv):
 		var details []mapsDetail
@@ -122,7 +122,7 @@ func (s *Server) geofencePost(w http.ResponseWriter, r *http.Request, _ caller) 
 }
 
 // fences returns an upload's fences, parsed once.
-func (s *Server) fences(udid string) ([]geo.Fence, error) {
+func (s *Server) fences(udid string) ([]geofence.Fence, error) {
 	s.mu.Lock()
 	s.settle(time.Now())
 	d, cached := s.data[udid], s.fenceCache[udid]
@@ -138,7 +138,7 @@ func (s *Server) fences(udid string) ([]geo.Fence, error) {
 		return nil, err
 	}
 	defer f.Close()
-	fences, err := geo.Parse(f)
+	fences, err := geofence.Parse(f)
 	if err != nil {
 		return nil, err
 	}
@@ -150,13 +150,13 @@ func (s *Server) fences(udid string) ([]geo.Fence, error) {
 
 // answerGeofence evaluates and, in EnterAndExit mode, keeps only the
 // geometries whose inside or outside changed for this device.
-func (s *Server) answerGeofence(w http.ResponseWriter, gq geofenceQuery, fences []geo.Fence) {
-	res := geo.Evaluate(fences, gq.q)
+func (s *Server) answerGeofence(w http.ResponseWriter, gq geofenceQuery, fences []geofence.Fence) {
+	res := geofence.Evaluate(fences, gq.q)
 	geometries := []map[string]any{}
 	s.mu.Lock()
 	for _, g := range res.Geometries {
 		key := gq.deviceID + "\x00" + gq.udid + "\x00" + g.GeometryID
-		inside := geo.Inside(g.Distance)
+		inside := geofence.Inside(g.Distance)
 		was, seen := s.fenceState[key]
 		s.fenceState[key] = inside
 		if gq.mode == "EnterAndExit" && (inside == was) && (seen || !inside) {

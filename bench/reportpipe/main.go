@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/bench/internal/benchenv"
+	"github.com/mapsdevice/mapsdevice/bench/measure"
 	"github.com/mapsdevice/mapsdevice/emulator"
-	"github.com/mapsdevice/mapsdevice/geo"
-	"github.com/mapsdevice/mapsdevice/internal/measure"
+	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 )
 
 func main() {
@@ -118,7 +118,7 @@ func (b bench) latency(rate int, d time.Duration) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	client, err := geo.NewClient(geo.Config{Endpoint: b.srv.MapsEndpoint(), Key: b.srv.SharedKeys()[0], HTTPClient: b.srv.Client()})
+	client, err := azmaps.NewClient(azmaps.Config{Endpoint: b.srv.MapsEndpoint(), Key: b.srv.SharedKeys()[0], HTTPClient: b.srv.Client()})
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (b bench) latency(rate int, d time.Duration) error {
 	return nil
 }
 
-func mustList(c *geo.Client) []geo.Metadata {
+func mustList(c *azmaps.Client) []azmaps.Metadata {
 	l, _ := c.List(context.Background())
 	return l
 }

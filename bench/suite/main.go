@@ -27,8 +27,8 @@ import (
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/bench/internal/benchenv"
+	"github.com/mapsdevice/mapsdevice/bench/measure"
 	"github.com/mapsdevice/mapsdevice/emulator"
-	"github.com/mapsdevice/mapsdevice/internal/measure"
 )
 
 //go:embed benchmarks.md.tmpl

@@ -16,10 +16,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mapsdevice/mapsdevice/auth/tokenstore"
 	"github.com/mapsdevice/mapsdevice/bench/internal/benchenv"
+	"github.com/mapsdevice/mapsdevice/bench/measure"
 	"github.com/mapsdevice/mapsdevice/emulator"
-	"github.com/mapsdevice/mapsdevice/internal/measure"
+	"github.com/mapsdevice/mapsdevice/internal/auth/tokenstore"
 )
 
 func main() {

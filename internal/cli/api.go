@@ -11,7 +11,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/mapsdevice/mapsdevice/geo"
+	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 )
 
 func newAPICmd(stdio Stdio) *ffcli.Command {
@@ -65,10 +65,10 @@ func runAPI(ctx context.Context, stdio Stdio, m mapsSettings, method, path strin
 		}
 		q.Add(k, v)
 	}
-	var body *geo.Body
+	var body *azmaps.Body
 	switch {
 	case data == "-":
-		b := geo.Body{Size: -1, Open: func() (io.ReadCloser, error) { return io.NopCloser(stdio.In), nil }}
+		b := azmaps.Body{Size: -1, Open: func() (io.ReadCloser, error) { return io.NopCloser(stdio.In), nil }}
 		body = &b
 	case strings.HasPrefix(data, "@"):
 		b, err := openGeoJSON(data[1:], stdio.In)
@@ -77,7 +77,7 @@ func runAPI(ctx context.Context, stdio Stdio, m mapsSettings, method, path strin
 		}
 		body = &b
 	case data != "":
-		b := geo.BytesBody([]byte(data))
+		b := azmaps.BytesBody([]byte(data))
 		body = &b
 	}
 	client, err := m.mapsClient(ctx, stdio, nil)

@@ -13,9 +13,10 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/mapsdevice/mapsdevice/emulator"
-	"github.com/mapsdevice/mapsdevice/geo"
-	"github.com/mapsdevice/mapsdevice/report"
-	"github.com/mapsdevice/mapsdevice/report/spool"
+	"github.com/mapsdevice/mapsdevice/internal/azmaps"
+	"github.com/mapsdevice/mapsdevice/internal/geofence"
+	"github.com/mapsdevice/mapsdevice/internal/report"
+	"github.com/mapsdevice/mapsdevice/internal/report/spool"
 )
 
 type demoOptions struct {
@@ -104,7 +105,7 @@ func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
 	fmt.Fprintf(stdio.Out, "Azure Maps access token: audience %v, scope %v, valid until %s.\n",
 		claims["aud"], claims["scp"], again.ExpiresOn.Local().Format("15:04:05 MST"))
 	fmt.Fprintf(stdio.Out, "A second token request was served from the cache: %v.\n", again.FromCache)
-	client, err := newMapsClient(geo.Config{Endpoint: srv.MapsEndpoint(), ClientID: srv.MapsClientID(), Tokens: mapsTokens{si.client}}, srv.CAFile())
+	client, err := newMapsClient(azmaps.Config{Endpoint: srv.MapsEndpoint(), ClientID: srv.MapsClientID(), Tokens: mapsTokens{si.client}}, srv.CAFile())
 	if err != nil {
 		return err
 	}
@@ -125,9 +126,9 @@ const demoFence = `{"type":"FeatureCollection","features":[
 
 // demoGeofence uploads the sample fence with the signed-in account's
 // token and checks a few points against it.
-func demoGeofence(ctx context.Context, stdio Stdio, client *geo.Client) error {
+func demoGeofence(ctx context.Context, stdio Stdio, client *azmaps.Client) error {
 	fmt.Fprintln(stdio.Out, "\nUploading the guide's sample geofence (a 500 m circle and a polygon) to Azure Maps Data v2...")
-	op, err := client.Upload(ctx, geo.BytesBody([]byte(demoFence)), "mapsdevice demo")
+	op, err := client.Upload(ctx, azmaps.BytesBody([]byte(demoFence)), "mapsdevice demo")
 	if err != nil {
 		return err
 	}
@@ -145,16 +146,16 @@ func demoGeofence(ctx context.Context, stdio Stdio, client *geo.Client) error {
 		{"1 km east of it", 47.639754, -122.113663},
 		{"3 km south", 47.612776, -122.126986},
 	} {
-		res, err := client.Geofence(ctx, geo.GeofenceRequest{DeviceID: "demo-device", UDID: udid, Lat: p.lat, Lon: p.lon, SearchBuffer: &buffer}, nil)
+		res, err := client.Geofence(ctx, azmaps.GeofenceRequest{DeviceID: "demo-device", UDID: udid, Lat: p.lat, Lon: p.lon, SearchBuffer: &buffer}, nil)
 		if err != nil {
 			return err
 		}
 		var parts []string
 		for _, g := range res.Geometries {
 			switch {
-			case g.Distance == -geo.Far:
+			case g.Distance == -geofence.Far:
 				parts = append(parts, g.GeometryID+" inside (over 500 m from the border)")
-			case g.Distance == geo.Far:
+			case g.Distance == geofence.Far:
 				parts = append(parts, g.GeometryID+" outside (over 500 m away)")
 			case g.Distance < 0:
 				parts = append(parts, fmt.Sprintf("%s inside (%.0f m)", g.GeometryID, g.Distance))
@@ -169,13 +170,13 @@ func demoGeofence(ctx context.Context, stdio Stdio, client *geo.Client) error {
 
 // demoReport runs the sensor node on a simulated truck for a few seconds:
 // readings through the spool to Azure Maps, events from the local fences.
-func demoReport(ctx context.Context, stdio Stdio, client *geo.Client) error {
+func demoReport(ctx context.Context, stdio Stdio, client *azmaps.Client) error {
 	dir, err := os.MkdirTemp("", "mapsdevice-demo-report-")
 	if err != nil {
 		return fmt.Errorf("demo state folder: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	fences, err := geo.ParseBytes([]byte(demoFence))
+	fences, err := geofence.ParseBytes([]byte(demoFence))
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mapsdevice/mapsdevice/auth/tokenstore"
+	"github.com/mapsdevice/mapsdevice/internal/auth/tokenstore"
 )
 
 // binary is the real mapsdevice, built once for these tests.

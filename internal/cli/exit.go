@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mapsdevice/mapsdevice/auth"
+	"github.com/mapsdevice/mapsdevice/internal/auth"
 )
 
 // exitError carries an exit code and a message that is already written for

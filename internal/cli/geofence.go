@@ -13,7 +13,8 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"golang.org/x/term"
 
-	"github.com/mapsdevice/mapsdevice/geo"
+	"github.com/mapsdevice/mapsdevice/internal/azmaps"
+	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
 func newGeofenceCmd(stdio Stdio) *ffcli.Command {
@@ -68,10 +69,10 @@ func mapsCommand(stdio Stdio, m *mapsSettings, c ffcli.Command, nargs int, regis
 
 // openGeoJSON opens a file (or - for stdin) as a request body, refusing
 // one over the service's limit before reading it.
-func openGeoJSON(name string, stdin io.Reader) (geo.Body, error) {
+func openGeoJSON(name string, stdin io.Reader) (azmaps.Body, error) {
 	if name == "-" {
 		used := false
-		return geo.Body{Size: -1, Open: func() (io.ReadCloser, error) {
+		return azmaps.Body{Size: -1, Open: func() (io.ReadCloser, error) {
 			if used {
 				return nil, errors.New("standard input cannot be sent twice")
 			}
@@ -81,13 +82,13 @@ func openGeoJSON(name string, stdin io.Reader) (geo.Body, error) {
 	}
 	st, err := os.Stat(name)
 	if err != nil {
-		return geo.Body{}, usageError{fmt.Errorf("geofence file: %w", err)}
+		return azmaps.Body{}, usageError{fmt.Errorf("geofence file: %w", err)}
 	}
-	if st.Size() > geo.MaxUploadSize {
-		return geo.Body{}, &exitError{code: ExitData, errCode: "too_large", msg: fmt.Sprintf(
+	if st.Size() > geofence.MaxUploadSize {
+		return azmaps.Body{}, &exitError{code: ExitData, errCode: "too_large", msg: fmt.Sprintf(
 			"%s is %d MB; Azure Maps takes at most 100 MB per upload. Split the fences into several files.", name, st.Size()>>20)}
 	}
-	return geo.Body{Size: st.Size(), Open: func() (io.ReadCloser, error) { return os.Open(name) }}, nil
+	return azmaps.Body{Size: st.Size(), Open: func() (io.ReadCloser, error) { return os.Open(name) }}, nil
 }
 
 func newGeofenceValidateCmd(stdio Stdio) *ffcli.Command {
@@ -112,8 +113,8 @@ listed with where it is and what to fix. Exit 65 when there are problems.`),
 			return fmt.Errorf("open %s: %w", args[0], err)
 		}
 		defer rc.Close()
-		fences, err := geo.Parse(rc)
-		var inv *geo.InvalidError
+		fences, err := geofence.Parse(rc)
+		var inv *geofence.InvalidError
 		switch {
 		case errors.As(err, &inv):
 			if m.JSON {
@@ -125,7 +126,7 @@ listed with where it is and what to fix. Exit 65 when there are problems.`),
 				}
 			}
 			return &exitError{code: ExitData, errCode: "invalid_geojson", msg: "invalid", printed: true}
-		case errors.Is(err, geo.ErrTooLarge):
+		case errors.Is(err, geofence.ErrTooLarge):
 			return &exitError{code: ExitData, errCode: "too_large", msg: "The GeoJSON is larger than the 100 MB Azure Maps takes per upload."}
 		case err != nil:
 			return err
@@ -176,7 +177,7 @@ service, wait for the service to accept it, and print its udid, which
 		if err != nil {
 			return err
 		}
-		var op geo.Operation
+		var op azmaps.Operation
 		if update {
 			op, err = client.Update(ctx, udid, body, description)
 		} else {
@@ -226,7 +227,7 @@ func newProgress(stdio Stdio, quiet bool) *progress {
 	return &progress{w: stdio.Err, tty: ok && term.IsTerminal(int(f.Fd())), quiet: quiet}
 }
 
-func (p *progress) report(e geo.Progress) {
+func (p *progress) report(e azmaps.Progress) {
 	if p.quiet {
 		return
 	}
@@ -261,14 +262,14 @@ func (p *progress) done() {
 // roleError names the Azure Maps role a refused call needed.
 type roleError struct {
 	role string
-	err  *geo.APIError
+	err  *azmaps.APIError
 }
 
 func (e *roleError) Error() string { return e.err.Error() }
 func (e *roleError) Unwrap() error { return e.err }
 
 func needsRole(err error, role string) error {
-	var ae *geo.APIError
+	var ae *azmaps.APIError
 	if errors.As(err, &ae) && ae.Status == 403 {
 		return &roleError{role: role, err: ae}
 	}
@@ -374,7 +375,7 @@ far as possible. With --json the service's answer is printed unchanged.`),
 		if !isSet(fs, "lat") || !isSet(fs, "lon") {
 			return usageError{errors.New("--lat and --lon are required")}
 		}
-		req := geo.GeofenceRequest{DeviceID: device, UDID: udid, Lat: lat, Lon: lon, SearchBuffer: &buffer, Mode: mode}
+		req := azmaps.GeofenceRequest{DeviceID: device, UDID: udid, Lat: lat, Lon: lon, SearchBuffer: &buffer, Mode: mode}
 		if req.DeviceID == "" {
 			req.DeviceID, _ = os.Hostname()
 		}
@@ -388,7 +389,7 @@ far as possible. With --json the service's answer is printed unchanged.`),
 			}
 			req.UserTime = t
 		}
-		var body *geo.Body
+		var body *azmaps.Body
 		if file != "" {
 			b, err := openGeoJSON(file, stdio.In)
 			if err != nil {
@@ -414,7 +415,7 @@ far as possible. With --json the service's answer is printed unchanged.`),
 				where = "inside"
 			}
 			dist := fmt.Sprintf("%.1f m", g.Distance)
-			if g.Distance == geo.Far || g.Distance == -geo.Far {
+			if g.Distance == geofence.Far || g.Distance == -geofence.Far {
 				dist = fmt.Sprintf("more than %.0f m", buffer)
 			}
 			fmt.Fprintf(stdio.Out, "%-12s %-7s %s from the border (nearest point %.6f, %.6f)\n", g.GeometryID, where, dist, g.NearestLat, g.NearestLon)

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mapsdevice/mapsdevice/bench/measure"
 	"github.com/mapsdevice/mapsdevice/emulator"
-	"github.com/mapsdevice/mapsdevice/internal/measure"
 )
 
 const guideFence = `{"type":"FeatureCollection","features":[

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/mapsdevice/mapsdevice/auth"
-	"github.com/mapsdevice/mapsdevice/geo"
+	"github.com/mapsdevice/mapsdevice/internal/auth"
+	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 )
 
 // mapsSettings say which Maps account to talk to and how.
@@ -23,7 +23,7 @@ type mapsSettings struct {
 
 func (m *mapsSettings) registerMaps(fs *flag.FlagSet) {
 	m.register(fs)
-	fs.StringVar(&m.Endpoint, "maps-endpoint", geo.DefaultEndpoint, "Azure Maps endpoint (the emulator's, or another compatible one)")
+	fs.StringVar(&m.Endpoint, "maps-endpoint", azmaps.DefaultEndpoint, "Azure Maps endpoint (the emulator's, or another compatible one)")
 	fs.StringVar(&m.Geography, "geography", "", "us or eu: shortcut for https://{geography}.atlas.microsoft.com")
 	fs.StringVar(&m.ClientID, "maps-client-id", "", "the Maps account's client id, for signed-in calls")
 	fs.StringVar(&m.Key, "maps-key", "", "a shared key of the Maps account, instead of signing in")
@@ -42,15 +42,15 @@ func (m mapsSettings) endpoint() (string, error) {
 
 // mapsClient builds the Maps client: a shared key when set, else the
 // signed-in account's tokens.
-func (m mapsSettings) mapsClient(ctx context.Context, stdio Stdio, progress func(geo.Progress)) (*geo.Client, error) {
+func (m mapsSettings) mapsClient(ctx context.Context, stdio Stdio, progress func(azmaps.Progress)) (*azmaps.Client, error) {
 	endpoint, err := m.endpoint()
 	if err != nil {
 		return nil, err
 	}
-	cfg := geo.Config{Endpoint: endpoint, ClientID: m.ClientID, Key: m.Key, Progress: progress}
+	cfg := azmaps.Config{Endpoint: endpoint, ClientID: m.ClientID, Key: m.Key, Progress: progress}
 	if m.Key == "" {
 		if m.ClientID == "" {
-			return nil, geo.ErrNoMapsClientID
+			return nil, azmaps.ErrNoMapsClientID
 		}
 		si, err := m.open(ctx)
 		if err != nil {
@@ -63,13 +63,13 @@ func (m mapsSettings) mapsClient(ctx context.Context, stdio Stdio, progress func
 }
 
 // newMapsClient adds the transport that trusts the extra CA file.
-func newMapsClient(cfg geo.Config, caFile string) (*geo.Client, error) {
+func newMapsClient(cfg azmaps.Config, caFile string) (*azmaps.Client, error) {
 	tr, err := auth.NewTransport(caFile)
 	if err != nil {
 		return nil, err
 	}
 	cfg.HTTPClient = &http.Client{Transport: tr}
-	c, err := geo.NewClient(cfg)
+	c, err := azmaps.NewClient(cfg)
 	if err != nil {
 		return nil, usageError{err}
 	}

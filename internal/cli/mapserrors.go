@@ -5,33 +5,33 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mapsdevice/mapsdevice/auth"
-	"github.com/mapsdevice/mapsdevice/geo"
+	"github.com/mapsdevice/mapsdevice/internal/auth"
+	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 )
 
 // explainMaps says what Azure Maps failures mean and what to do; nil when
 // err is not one of them.
 func explainMaps(err error) *exitError {
-	if errors.Is(err, geo.ErrNoMapsClientID) {
+	if errors.Is(err, azmaps.ErrNoMapsClientID) {
 		return &exitError{code: ExitUsage, errCode: "no_maps_client_id", msg: "No Maps client id is set. Signed-in calls to Azure Maps name the Maps account:\n" +
 			"set --maps-client-id (MAPSDEVICE_MAPS_CLIENT_ID) to the Client ID shown under the Maps account's\n" +
 			"Authentication page in the Azure portal, or use a shared key with --maps-key."}
 	}
-	if errors.Is(err, geo.ErrForeignHost) {
+	if errors.Is(err, azmaps.ErrForeignHost) {
 		return &exitError{code: ExitError, errCode: "foreign_host", msg: "Stopped: " + err.Error() + ".\nCheck --maps-endpoint; if the service really moved, point --maps-endpoint at the new host."}
 	}
-	var te *geo.TokenError
+	var te *azmaps.TokenError
 	if errors.As(err, &te) {
 		var ae *auth.Error
 		if errors.As(te.Err, &ae) {
 			return nil // explained as a sign-in failure
 		}
 	}
-	var ne *geo.NetworkError
+	var ne *azmaps.NetworkError
 	if errors.As(err, &ne) {
 		return &exitError{code: ExitError, errCode: "network", msg: "Could not reach the Maps endpoint: " + ne.Err.Error() + ".\nCheck the network and --maps-endpoint, then try again."}
 	}
-	var oe *geo.OperationError
+	var oe *azmaps.OperationError
 	if errors.As(err, &oe) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "Azure Maps did not accept the fences (%s): %s", oe.Code, oe.Message)
@@ -51,7 +51,7 @@ func explainMaps(err error) *exitError {
 			"Azure Maps refused this (403): your account needs the %s role on this Maps account.\n"+
 				"Ask an owner to add it under the Maps account's Access control (IAM), then try again.", re.role)}
 	}
-	var api *geo.APIError
+	var api *azmaps.APIError
 	if !errors.As(err, &api) {
 		return nil
 	}

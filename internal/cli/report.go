@@ -14,9 +14,9 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/mapsdevice/mapsdevice/geo"
-	"github.com/mapsdevice/mapsdevice/report"
-	"github.com/mapsdevice/mapsdevice/report/spool"
+	"github.com/mapsdevice/mapsdevice/internal/geofence"
+	"github.com/mapsdevice/mapsdevice/internal/report"
+	"github.com/mapsdevice/mapsdevice/internal/report/spool"
 )
 
 type reportOptions struct {
@@ -128,7 +128,7 @@ func runReport(ctx context.Context, stdio Stdio, o reportOptions) error {
 		if err != nil {
 			return usageError{fmt.Errorf("--geofence-file: %w", err)}
 		}
-		if _, err := geo.ParseBytes(data); err != nil {
+		if _, err := geofence.ParseBytes(data); err != nil {
 			return err
 		}
 		fences = report.ServiceFences{Client: client, Body: data}
@@ -156,13 +156,13 @@ func runReport(ctx context.Context, stdio Stdio, o reportOptions) error {
 	return nil // stopping by signal is a normal end for a service
 }
 
-func loadFences(path string) ([]geo.Fence, error) {
+func loadFences(path string) ([]geofence.Fence, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--local-geofence: %w", err)}
 	}
 	defer f.Close()
-	return geo.Parse(f)
+	return geofence.Parse(f)
 }
 
 // input opens where readings come from.

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/emulator"
-	"github.com/mapsdevice/mapsdevice/geo"
+	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 )
 
 func numbered(n int) string {
@@ -28,7 +28,7 @@ var batchOf = regexp.MustCompile(`batch (\S+) `)
 // ids it arrived under (an upload repeated under one batch id counts once).
 func delivered(t *testing.T, srv *emulator.Server) map[int]map[string]bool {
 	t.Helper()
-	c, err := geo.NewClient(geo.Config{Endpoint: srv.MapsEndpoint(), Key: srv.SharedKeys()[0], HTTPClient: srv.Client()})
+	c, err := azmaps.NewClient(azmaps.Config{Endpoint: srv.MapsEndpoint(), Key: srv.SharedKeys()[0], HTTPClient: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mapsdevice/mapsdevice/auth"
-	"github.com/mapsdevice/mapsdevice/auth/tokenstore"
+	"github.com/mapsdevice/mapsdevice/internal/auth"
+	"github.com/mapsdevice/mapsdevice/internal/auth/tokenstore"
 )
 
 // settings are the flags every signed-in command shares.

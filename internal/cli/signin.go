@@ -11,9 +11,9 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"golang.org/x/term"
 
-	"github.com/mapsdevice/mapsdevice/auth"
-	"github.com/mapsdevice/mapsdevice/auth/tokenstore"
-	"github.com/mapsdevice/mapsdevice/ui"
+	"github.com/mapsdevice/mapsdevice/internal/auth"
+	"github.com/mapsdevice/mapsdevice/internal/auth/tokenstore"
+	"github.com/mapsdevice/mapsdevice/internal/ui"
 )
 
 // screenOptions say how a sign-in is shown.

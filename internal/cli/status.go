@@ -8,7 +8,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/mapsdevice/mapsdevice/auth"
+	"github.com/mapsdevice/mapsdevice/internal/auth"
 )
 
 type statusOptions struct {

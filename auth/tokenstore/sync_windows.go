@@ -1,5 +1,0 @@
-package tokenstore
-
-// syncDir is a no-op: Windows cannot open a folder for fsync, and
-// MoveFileEx (os.Rename) is already durable enough for NTFS.
-func syncDir(string) error { return nil }

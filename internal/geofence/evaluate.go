@@ -1,0 +1,292 @@
+package geofence
+
+import (
+	"math"
+	"time"
+
+	"github.com/paulmach/orb"
+)
+
+// How distances are measured. The nearest border point is found in an
+// equirectangular projection centred on the query point, which is exact at
+// the centre and off by under 0.01% within the 500 m the service reports
+// at most; the distance to it is the haversine great-circle distance on a
+// sphere of radius 6,378,137 m (WGS84's semi-major axis, as Azure Maps'
+// spherical Mercator uses), which differs from the WGS84 ellipsoid by up
+// to 0.7% depending on latitude and direction. z and extrusion are not
+// supported: z is accepted and ignored, as for a 2D fence.
+const earthRadius = 6378137.0
+
+// Query is a position to check against fences.
+type Query struct {
+	Lat, Lon float64
+	// SearchBuffer is in metres, 0 to 500; the service defaults to 50.
+	SearchBuffer float64
+	// UserTime decides expiry and validity periods.
+	UserTime time.Time
+}
+
+// Far is the distance reported beyond the search buffer.
+const Far = 999
+
+// GeometryResult is one fence's answer, as the service shapes it.
+type GeometryResult struct {
+	GeometryID string  `json:"geometryId"`
+	Distance   float64 `json:"distance"`
+	NearestLat float64 `json:"nearestLat"`
+	NearestLon float64 `json:"nearestLon"`
+}
+
+// Result is the answer for one position.
+type Result struct {
+	Geometries                      []GeometryResult `json:"geometries"`
+	ExpiredGeofenceGeometryID       []string         `json:"expiredGeofenceGeometryId"`
+	InvalidPeriodGeofenceGeometryID []string         `json:"invalidPeriodGeofenceGeometryId"`
+}
+
+// Evaluate measures a position against every fence. Distances are negative
+// inside and positive outside; beyond SearchBuffer they are ±Far. Fences
+// past their expiredTime or outside every validity period are listed
+// instead of measured.
+func Evaluate(fences []Fence, q Query) Result {
+	res := Result{Geometries: []GeometryResult{}, ExpiredGeofenceGeometryID: []string{}, InvalidPeriodGeofenceGeometryID: []string{}}
+	for _, f := range fences {
+		if f.Validity != nil {
+			if f.Validity.Expired != nil && !q.UserTime.Before(*f.Validity.Expired) {
+				res.ExpiredGeofenceGeometryID = append(res.ExpiredGeofenceGeometryID, f.GeometryID)
+				continue
+			}
+			if len(f.Validity.Periods) > 0 && !f.Validity.activeAt(q.UserTime) {
+				res.InvalidPeriodGeofenceGeometryID = append(res.InvalidPeriodGeofenceGeometryID, f.GeometryID)
+				continue
+			}
+		}
+		d, nearest := Distance(f, q.Lat, q.Lon)
+		d = math.Round(d*10)/10 + 0 // decimetres, as reported; + 0 turns -0 into 0
+		if math.Abs(d) > q.SearchBuffer {
+			d = math.Copysign(Far, d)
+		}
+		res.Geometries = append(res.Geometries, GeometryResult{
+			GeometryID: f.GeometryID,
+			Distance:   d,
+			NearestLat: nearest[1],
+			NearestLon: nearest[0],
+		})
+	}
+	return res
+}
+
+// Inside reports whether a distance means inside the fence.
+func Inside(distance float64) bool { return distance < 0 }
+
+// Distance is the signed distance in metres from a position to a fence's
+// border, and the nearest border point as [lon, lat].
+func Distance(f Fence, lat, lon float64) (float64, orb.Point) {
+	pr := newProjection(lat, lon)
+	switch g := f.Geometry.(type) {
+	case orb.Polygon:
+		return pr.polygons([]orb.Polygon{g})
+	case orb.MultiPolygon:
+		return pr.polygons(g)
+	case orb.Point:
+		return pr.buffered([]orb.LineString{{g}}, f.Radius)
+	case orb.MultiPoint:
+		lines := make([]orb.LineString, len(g))
+		for i, p := range g {
+			lines[i] = orb.LineString{p}
+		}
+		return pr.buffered(lines, f.Radius)
+	case orb.LineString:
+		return pr.buffered([]orb.LineString{g}, f.Radius)
+	case orb.MultiLineString:
+		return pr.buffered(g, f.Radius)
+	}
+	return math.Inf(1), orb.Point{}
+}
+
+// projection maps [lon, lat] to metres east and north of the query point.
+type projection struct {
+	lat0, lon0, kx, ky float64
+}
+
+func newProjection(lat, lon float64) projection {
+	ky := earthRadius * math.Pi / 180
+	return projection{lat0: lat, lon0: lon, ky: ky, kx: ky * math.Cos(lat*math.Pi/180)}
+}
+
+func (p projection) xy(pt orb.Point) (float64, float64) {
+	dlon := pt[0] - p.lon0
+	// Take the short way round the antimeridian.
+	if dlon > 180 {
+		dlon -= 360
+	} else if dlon < -180 {
+		dlon += 360
+	}
+	return dlon * p.kx, (pt[1] - p.lat0) * p.ky
+}
+
+func (p projection) lonLat(x, y float64) orb.Point {
+	lon := p.lon0
+	if p.kx != 0 {
+		lon += x / p.kx
+	}
+	return orb.Point{lon, p.lat0 + y/p.ky}
+}
+
+// nearest is the point of a polyline (or a single point) closest to the
+// origin, in projected metres.
+func (p projection) nearest(ls orb.LineString) (float64, float64) {
+	bx, by := math.Inf(1), math.Inf(1)
+	best := math.Inf(1)
+	if len(ls) == 1 {
+		return p.xy(ls[0])
+	}
+	for i := 0; i+1 < len(ls); i++ {
+		ax, ay := p.xy(ls[i])
+		cx, cy := p.xy(ls[i+1])
+		dx, dy := cx-ax, cy-ay
+		t := 0.0
+		if l2 := dx*dx + dy*dy; l2 > 0 {
+			t = math.Max(0, math.Min(1, -(ax*dx+ay*dy)/l2))
+		}
+		x, y := ax+t*dx, ay+t*dy
+		if d := x*x + y*y; d < best {
+			best, bx, by = d, x, y
+		}
+	}
+	return bx, by
+}
+
+func (p projection) haversine(to orb.Point) float64 {
+	lat1, lat2 := p.lat0*math.Pi/180, to[1]*math.Pi/180
+	dlat := lat2 - lat1
+	dlon := (to[0] - p.lon0) * math.Pi / 180
+	a := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1)*math.Cos(lat2)*math.Sin(dlon/2)*math.Sin(dlon/2)
+	return 2 * earthRadius * math.Asin(math.Min(1, math.Sqrt(a)))
+}
+
+// buffered handles points and lines with a radius: inside within radius.
+func (p projection) buffered(lines []orb.LineString, radius float64) (float64, orb.Point) {
+	best := math.Inf(1)
+	var nx, ny float64
+	for _, ls := range lines {
+		x, y := p.nearest(ls)
+		if d := math.Hypot(x, y); d < best {
+			best, nx, ny = d, x, y
+		}
+	}
+	core := p.lonLat(nx, ny)
+	d := p.haversine(core)
+	// The nearest border point lies on the way from the core to the query
+	// point, radius away from the core.
+	var bx, by float64
+	if d > 0 {
+		s := radius / math.Hypot(nx, ny)
+		bx, by = nx-nx*s, ny-ny*s
+	} else {
+		bx, by = nx, ny+radius // at the core: any direction; north
+	}
+	return d - radius, p.lonLat(bx, by)
+}
+
+func (p projection) polygons(polys []orb.Polygon) (float64, orb.Point) {
+	inside := false
+	best := math.Inf(1)
+	var nx, ny float64
+	for _, poly := range polys {
+		if polygonContains(poly, orb.Point{p.lon0, p.lat0}) {
+			inside = true
+		}
+		for _, ring := range poly {
+			x, y := p.nearest(orb.LineString(ring))
+			if d := math.Hypot(x, y); d < best {
+				best, nx, ny = d, x, y
+			}
+		}
+	}
+	nearest := p.lonLat(nx, ny)
+	d := p.haversine(nearest)
+	if inside {
+		d = -d
+	}
+	return d, nearest
+}
+
+// polygonContains is even-odd ray casting: inside the outer ring and
+// outside every hole.
+func polygonContains(poly orb.Polygon, pt orb.Point) bool {
+	if len(poly) == 0 || !ringContains(poly[0], pt) {
+		return false
+	}
+	for _, hole := range poly[1:] {
+		if ringContains(hole, pt) {
+			return false
+		}
+	}
+	return true
+}
+
+func ringContains(r orb.Ring, pt orb.Point) bool {
+	in := false
+	for i, j := 0, len(r)-1; i < len(r); j, i = i, i+1 {
+		a, b := r[i], r[j]
+		if (a[1] > pt[1]) != (b[1] > pt[1]) &&
+			pt[0] < (b[0]-a[0])*(pt[1]-a[1])/(b[1]-a[1])+a[0] {
+			in = !in
+		}
+	}
+	return in
+}
+
+// activeAt reports whether any validity period covers t.
+func (v *Validity) activeAt(t time.Time) bool {
+	for _, p := range v.Periods {
+		if p.covers(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p Period) covers(t time.Time) bool {
+	if p.BusinessDayOnly && (t.Weekday() == time.Saturday || t.Weekday() == time.Sunday) {
+		return false
+	}
+	if t.Before(p.Start) {
+		return false
+	}
+	start := p.Start
+	switch p.Recurrence {
+	case "":
+	case "Daily", "Weekly":
+		step := 24 * time.Hour * time.Duration(max(p.Frequency, 1))
+		if p.Recurrence == "Weekly" {
+			step *= 7
+		}
+		start = p.Start.Add(t.Sub(p.Start) / step * step)
+	default: // Monthly, Yearly: months differ in length, so step.
+		for n := 1; ; n++ {
+			next := p.occurrence(n)
+			if next.After(t) {
+				break
+			}
+			start = next
+		}
+	}
+	return t.Before(start.Add(p.End.Sub(p.Start)))
+}
+
+// occurrence is the start of the n-th repetition.
+func (p Period) occurrence(n int) time.Time {
+	k := n * max(p.Frequency, 1)
+	switch p.Recurrence {
+	case "Daily":
+		return p.Start.AddDate(0, 0, k)
+	case "Weekly":
+		return p.Start.AddDate(0, 0, 7*k)
+	case "Monthly":
+		return p.Start.AddDate(0, k, 0)
+	default:
+		return p.Start.AddDate(k, 0, 0)
+	}
+}

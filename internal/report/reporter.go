@@ -1,0 +1,270 @@
+package report
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mapsdevice/mapsdevice/internal/backoff"
+	"github.com/mapsdevice/mapsdevice/internal/report/spool"
+)
+
+// Options configure a reporter.
+type Options struct {
+	// StateDir holds the spool, the dead-letter file and status.json.
+	StateDir string
+	DeviceID string
+	// BatchSize and MaxDelay decide when a batch goes: when it is full or
+	// its oldest reading has waited MaxDelay.
+	BatchSize int
+	MaxDelay  time.Duration
+	SpoolMax  int
+	SpoolFull spool.Policy
+	// SignInRetry is how often delivery tries again while sign-in is needed.
+	SignInRetry time.Duration
+	// Follow keeps reading a file past its end, as tail -f does.
+	Follow bool
+}
+
+// Reporter moves readings from an input to Azure Maps.
+type Reporter struct {
+	opts    Options
+	maps    Maps
+	fences  Fencer
+	spool   *spool.Spool
+	log     *slog.Logger
+	events  *transitions
+	status  *statusFile
+	newData chan struct{}
+	dead    *os.File
+}
+
+// New opens the spool. Close it when done.
+func New(opts Options, maps Maps, fences Fencer, events io.Writer, log *slog.Logger) (*Reporter, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 500
+	}
+	if opts.MaxDelay <= 0 {
+		opts.MaxDelay = 5 * time.Second
+	}
+	if opts.SignInRetry <= 0 {
+		opts.SignInRetry = 30 * time.Second
+	}
+	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state folder: %w", err)
+	}
+	sp, err := spool.Open(filepath.Join(opts.StateDir, "spool.db"), opts.SpoolMax, opts.SpoolFull)
+	if err != nil {
+		return nil, err
+	}
+	dead, err := os.OpenFile(DeadLetterPath(opts.StateDir), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("open dead-letter file: %w", err)
+	}
+	return &Reporter{
+		opts: opts, maps: maps, fences: fences, spool: sp, log: log, dead: dead,
+		events:  &transitions{inside: map[string]bool{}, out: events},
+		status:  &statusFile{path: StatusPath(opts.StateDir), spool: sp},
+		newData: make(chan struct{}, 1),
+	}, nil
+}
+
+// Close closes the spool.
+func (r *Reporter) Close() error {
+	r.dead.Close()
+	return r.spool.Close()
+}
+
+// DeadLetterPath and StatusPath are where a reporter keeps its files.
+func DeadLetterPath(dir string) string { return filepath.Join(dir, "deadletter.ndjson") }
+
+// StatusPath is the status file 'report --status' reads.
+func StatusPath(dir string) string { return filepath.Join(dir, "status.json") }
+
+// Run reads readings until the input ends, then delivers what is spooled
+// and returns. When ctx ends it returns within moments, leaving what is
+// undelivered in the spool; a read blocked on the input is left behind.
+func (r *Reporter) Run(ctx context.Context, in io.Reader) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	drain := make(chan struct{})
+	accepted := make(chan Reading, 4096)
+	ingestDone := make(chan error, 1)
+	deliverDone := make(chan error, 1)
+	fencesDone := make(chan struct{})
+	stop := r.status.run(ctx)
+	defer stop()
+
+	go func() {
+		ingestDone <- r.ingest(ctx, in, accepted)
+		close(accepted)
+	}()
+	go func() { deliverDone <- r.deliverLoop(ctx, drain) }()
+	go func() {
+		defer close(fencesDone)
+		r.watchFences(ctx, accepted)
+	}()
+
+	var err error
+	select {
+	case err = <-ingestDone:
+		if err != nil {
+			cancel()
+		} else {
+			close(drain)
+		}
+	case <-ctx.Done():
+	}
+	if derr := <-deliverDone; err == nil {
+		err = derr
+	}
+	cancel()
+	<-fencesDone
+	return err
+}
+
+// ingest commits readings as they come, grouping what is already buffered
+// into one commit.
+func (r *Reporter) ingest(ctx context.Context, in io.Reader, accepted chan<- Reading) error {
+	br := bufio.NewReaderSize(in, 256<<10)
+	lineNo := 0
+	var pending []Reading
+	var records [][]byte
+	dead := 0
+	flush := func() error {
+		if dead > 0 {
+			if err := r.spool.DeadLettered(dead); err != nil {
+				return err
+			}
+			dead = 0
+		}
+		if len(records) == 0 {
+			return nil
+		}
+		if err := r.spool.Append(ctx, records); err != nil {
+			if errors.Is(err, spool.ErrFull) || ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		for _, rd := range pending {
+			select {
+			case accepted <- rd:
+			default: // events are best effort; delivery is not
+			}
+		}
+		select {
+		case r.newData <- struct{}{}:
+		default:
+		}
+		pending, records = pending[:0], records[:0]
+		return nil
+	}
+	for {
+		line, err := readLine(br)
+		if len(line) > 0 {
+			lineNo++
+			if rd, perr := Parse(line, r.opts.DeviceID); perr != nil {
+				dead++
+				r.deadLetter(lineNo, perr, line)
+			} else {
+				pending, records = append(pending, rd), append(records, rd.raw)
+			}
+		}
+		if err == io.EOF && r.opts.Follow {
+			if ferr := flush(); ferr != nil {
+				return ferr
+			}
+			if backoff.Sleep(ctx, 200*time.Millisecond) != nil {
+				return nil
+			}
+			continue
+		}
+		if err != nil || len(records) >= 1000 || br.Buffered() == 0 {
+			if ferr := flush(); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read readings: %w", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// readLine reads one line without its newline, cutting lines that are
+// too long (the rest is dropped).
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		if len(line) <= MaxLine+1 {
+			line = append(line, part...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if n := len(line); n > 0 && line[n-1] == '\n' {
+			line = line[:n-1]
+		}
+		return line, err
+	}
+}
+
+type deadLine struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+	Text   string `json:"text"`
+}
+
+func (r *Reporter) deadLetter(n int, reason error, line []byte) {
+	out, _ := json.Marshal(deadLine{Line: n, Reason: reason.Error(), Text: string(line)})
+	if _, err := r.dead.Write(append(out, '\n')); err != nil {
+		r.log.Error("could not write the dead-letter file", "error", err.Error())
+	}
+	r.log.Warn("bad reading sent to the dead-letter file", "line", n, "reason", reason.Error())
+}
+
+// watchFences checks accepted readings against the fences and writes
+// enter and exit events. Without a network, service checks are skipped.
+func (r *Reporter) watchFences(ctx context.Context, accepted <-chan Reading) {
+	failing := false
+	for {
+		var rd Reading
+		select {
+		case got, ok := <-accepted:
+			if !ok {
+				return
+			}
+			rd = got
+		case <-ctx.Done():
+			return
+		}
+		if r.fences == nil {
+			continue
+		}
+		res, err := r.fences.Check(ctx, rd)
+		if err != nil {
+			if !failing && ctx.Err() == nil {
+				r.log.Warn("geofence check failed; events wait for the service", "error", err.Error())
+			}
+			failing = true
+			continue
+		}
+		failing = false
+		r.events.observe(rd, res)
+	}
+}
