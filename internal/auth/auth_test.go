@@ -34,7 +34,7 @@ func newClient(t *testing.T, srv *emulator.Server, store auth.Store) *auth.Clien
 	c, err := auth.New(auth.Config{
 		Authority: srv.Authority(),
 		ClientID:  srv.ClientID(),
-		CAFile:    srv.CAFile(),
+		Transport: srv.Client().Transport,
 		Store:     store,
 	})
 	if err != nil {
@@ -339,7 +339,7 @@ func TestSignOutForgetsEverything(t *testing.T) {
 func TestFailuresAreClassified(t *testing.T) {
 	srv := newEmulator(t, emulator.Options{})
 	t.Run("unknown client id", func(t *testing.T) {
-		c, _ := auth.New(auth.Config{Authority: srv.Authority(), ClientID: "11111111-2222-3333-4444-555555555555", CAFile: srv.CAFile(), Store: &tokenstore.Memory{}})
+		c, _ := auth.New(auth.Config{Authority: srv.Authority(), ClientID: "11111111-2222-3333-4444-555555555555", Transport: srv.Client().Transport, Store: &tokenstore.Memory{}})
 		_, err := c.StartDeviceCode(t.Context())
 		if k, _ := kindOf(err); k != auth.KindUnknownClient {
 			t.Errorf("got %v, want unknown client", err)
@@ -356,7 +356,7 @@ func TestFailuresAreClassified(t *testing.T) {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		addr := ln.Addr().String()
 		ln.Close()
-		c, _ := auth.New(auth.Config{Authority: "https://" + addr + "/organizations", ClientID: srv.ClientID(), CAFile: srv.CAFile(), Store: &tokenstore.Memory{}})
+		c, _ := auth.New(auth.Config{Authority: "https://" + addr + "/organizations", ClientID: srv.ClientID(), Transport: srv.Client().Transport, Store: &tokenstore.Memory{}})
 		_, err := c.StartDeviceCode(t.Context())
 		if k, _ := kindOf(err); k != auth.KindNetwork {
 			t.Errorf("got %v, want network", err)

@@ -5,15 +5,11 @@ package auth
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
@@ -46,9 +42,10 @@ type Config struct {
 	ClientID string
 	// Scopes default to MapsScope.
 	Scopes []string
-	// CAFile is an extra PEM bundle added to the system roots.
-	CAFile string
-	Store  Store
+	// Transport carries every request to the identity service; nil means
+	// http.DefaultTransport.
+	Transport http.RoundTripper
+	Store     Store
 }
 
 // ResolveAuthority returns the authority URL a Config means.
@@ -99,7 +96,11 @@ func New(cfg Config) (*Client, error) {
 	if len(scopes) == 0 {
 		scopes = []string{MapsScope}
 	}
-	p := newPacer(&lazyTransport{caFile: cfg.CAFile})
+	tr := cfg.Transport
+	if tr == nil {
+		tr = http.DefaultTransport
+	}
+	p := newPacer(tr)
 	app, err := public.New(cfg.ClientID,
 		public.WithAuthority(authority),
 		public.WithCache(cfg.Store),
@@ -116,45 +117,6 @@ func New(cfg Config) (*Client, error) {
 
 // Authority is the authority URL in use.
 func (c *Client) Authority() string { return c.authority }
-
-// lazyTransport builds its TLS settings on first use, so a run served from
-// the cache never reads the system roots.
-type lazyTransport struct {
-	caFile string
-	once   sync.Once
-	rt     http.RoundTripper
-	err    error
-}
-
-func (t *lazyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.once.Do(func() { t.rt, t.err = NewTransport(t.caFile) })
-	if t.err != nil {
-		return nil, t.err
-	}
-	return t.rt.RoundTrip(req)
-}
-
-// NewTransport is the default transport (which honours HTTPS_PROXY and
-// NO_PROXY) with TLS 1.2 or newer and the extra CA file trusted. The Maps
-// client uses it too.
-func NewTransport(caFile string) (http.RoundTripper, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("read CA file: %w", err)
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
-		}
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
-	return tr, nil
-}
 
 // Account is who is signed in.
 type Account struct {

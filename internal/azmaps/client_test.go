@@ -61,7 +61,7 @@ func newFixture(t *testing.T, opts emulator.Options, user string) fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	c, err := auth.New(auth.Config{Authority: srv.Authority(), ClientID: srv.ClientID(), CAFile: srv.CAFile(), Store: &tokenstore.Memory{}})
+	c, err := auth.New(auth.Config{Authority: srv.Authority(), ClientID: srv.ClientID(), Transport: srv.Client().Transport, Store: &tokenstore.Memory{}})
 	if err != nil {
 		t.Fatal(err)
 	}

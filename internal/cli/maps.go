@@ -64,9 +64,9 @@ func (m mapsSettings) mapsClient(ctx context.Context, stdio Stdio, progress func
 
 // newMapsClient adds the transport that trusts the extra CA file.
 func newMapsClient(cfg azmaps.Config, caFile string) (*azmaps.Client, error) {
-	tr, err := auth.NewTransport(caFile)
+	tr, err := azmaps.NewTransport(caFile)
 	if err != nil {
-		return nil, err
+		return nil, usageError{err}
 	}
 	cfg.HTTPClient = &http.Client{Transport: tr}
 	c, err := azmaps.NewClient(cfg)

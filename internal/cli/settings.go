@@ -11,6 +11,7 @@ import (
 
 	"github.com/mapsdevice/mapsdevice/internal/auth"
 	"github.com/mapsdevice/mapsdevice/internal/auth/tokenstore"
+	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 )
 
 // settings are the flags every signed-in command shares.
@@ -62,12 +63,16 @@ func (s settings) open(ctx context.Context) (signedIn, error) {
 	if err != nil {
 		return signedIn{}, usageError{err}
 	}
+	tr, err := azmaps.NewTransport(s.CAFile)
+	if err != nil {
+		return signedIn{}, usageError{err}
+	}
 	client, err := auth.New(auth.Config{
 		Authority: s.Authority,
 		Tenant:    s.Tenant,
 		ClientID:  s.ClientID,
 		Scopes:    strings.Fields(s.Scope),
-		CAFile:    s.CAFile,
+		Transport: tr,
 		Store:     choice.Store,
 	})
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/internal/auth"
-	"github.com/mapsdevice/mapsdevice/internal/backoff"
 	"github.com/mapsdevice/mapsdevice/internal/azmaps"
+	"github.com/mapsdevice/mapsdevice/internal/backoff"
 	"github.com/mapsdevice/mapsdevice/internal/report/spool"
 )
 
