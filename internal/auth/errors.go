@@ -72,10 +72,6 @@ func classify(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Kind: KindNetwork, Reason: "the identity service did not answer in time", Err: err}
 	}
-	var unsaved *tokenstore.UnsavedError
-	if errors.As(err, &unsaved) {
-		return err // the caller rescues the sign-in it carries
-	}
 	if errors.Is(err, tokenstore.ErrUnreadable) {
 		return &Error{Kind: KindSignInNeeded, Reason: err.Error(), Err: err}
 	}

@@ -83,10 +83,24 @@ func (s settings) open(ctx context.Context) (signedIn, error) {
 
 // fallbackNote is the notice for a store auto chose for lack of a keyring.
 func (si signedIn) fallbackNote() string {
-	if si.choice.Fallback == "" {
+	if si.choice.NoKeyring == nil {
 		return ""
 	}
-	return "Note: " + si.choice.Fallback + ".\n"
+	return fmt.Sprintf("Note: no OS keyring answered (%v), so tokens are kept in the %s; use --token-store keyring to require a keyring.\n",
+		si.choice.NoKeyring, si.choice.Store.Location())
+}
+
+// rescueNote is the warning for a sign-in the keyring refused, which the
+// store kept in the plain file instead.
+func (si signedIn) rescueNote() string {
+	fb, ok := si.choice.Store.(*tokenstore.Fallback)
+	if !ok || fb.Rescued() == nil {
+		return ""
+	}
+	return fmt.Sprintf("Warning: the sign-in could not be stored through the OS keyring (%v).\n"+
+		"So that it is not lost, it was saved in the %s instead.\n"+
+		"Later commands find it there with --token-store auto or file. To move it into the keyring, fix the keyring, run 'mapsdevice logout', then sign in again.\n",
+		fb.Rescued(), fb.Location())
 }
 
 // storeName is the token store as status shows it.

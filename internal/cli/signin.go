@@ -12,7 +12,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mapsdevice/mapsdevice/internal/auth"
-	"github.com/mapsdevice/mapsdevice/internal/auth/tokenstore"
 	"github.com/mapsdevice/mapsdevice/internal/ui"
 )
 
@@ -101,32 +100,14 @@ func (x *signIn) start(ctx context.Context) (*auth.DeviceCode, error) {
 	return dc, err
 }
 
-// wait waits for approval and keeps the sign-in: if the keyring refuses
-// it, it is saved in the plain file store instead, and the user is told.
+// wait waits for approval. A sign-in the keyring refused is kept in the
+// plain file by the store; the user is told once the screen is gone.
 func (x *signIn) wait(ctx context.Context, dc *auth.DeviceCode) (auth.Result, error) {
 	res, err := dc.Wait(ctx)
-	var unsaved *tokenstore.UnsavedError
-	if !errors.As(err, &unsaved) {
-		return res, err
+	if err == nil {
+		x.warning += x.si.rescueNote()
 	}
-	file := tokenstore.NewFile(x.s.Home, x.s.Profile)
-	if err := file.Write(unsaved.Data); err != nil {
-		return auth.Result{}, &exitError{code: ExitError, errCode: "store", msg: fmt.Sprintf(
-			"You were signed in, but the sign-in could not be stored: %v; and saving it in %s failed too: %v.\nFree some disk space or fix the permissions of %s, then run 'mapsdevice login' again.",
-			unsaved.Err, file.Path(), err, x.s.Home)}
-	}
-	x.warning += fmt.Sprintf("Warning: the sign-in could not be stored through the OS keyring (%v).\n"+
-		"So that it is not lost, it was saved in the %s instead.\n"+
-		"Later commands find it there with --token-store auto or file. To move it into the keyring, fix the keyring, run 'mapsdevice logout', then sign in again.\n",
-		unsaved.Err, file.Location())
-	fs := x.s
-	fs.TokenStore = tokenstore.KindFile
-	si, err := fs.open(ctx)
-	if err != nil {
-		return auth.Result{}, err
-	}
-	x.si = si
-	return si.client.Token(ctx)
+	return res, err
 }
 
 func (x *signIn) runPlain(ctx context.Context) (auth.Result, error) {

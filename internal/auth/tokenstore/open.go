@@ -20,6 +20,7 @@ var (
 	_ Store = (*Sealed)(nil)
 	_ Store = (*File)(nil)
 	_ Store = (*Memory)(nil)
+	_ Store = (*Fallback)(nil)
 )
 
 // Choice is the store picked by Open and why.
@@ -27,19 +28,19 @@ type Choice struct {
 	Store Store
 	// Auto is true when "auto" picked the store.
 	Auto bool
-	// Fallback explains, when "auto" fell back to a plain file because no
-	// keyring answered, what happened; empty otherwise.
-	Fallback string
+	// NoKeyring is why "auto" chose the plain file: no keyring answered.
+	NoKeyring error
 }
 
 // Open picks a store by kind: keyring, file, memory, or auto (or empty).
 // Auto stays with whichever store already holds a sign-in; otherwise it
 // takes the keyring when one answers, and a plain file when none does.
+// The keyring store falls back to the plain file (see Fallback).
 func Open(ctx context.Context, kind, dir, profile string, ring Keyring) (Choice, error) {
-	sealed, file := NewSealed(dir, profile, ring), NewFile(dir, profile)
+	keyring, file := NewFallback(dir, profile, ring), NewFile(dir, profile)
 	switch kind {
 	case KindKeyring:
-		return Choice{Store: sealed}, nil
+		return Choice{Store: keyring}, nil
 	case KindFile:
 		return Choice{Store: file}, nil
 	case KindMemory:
@@ -49,14 +50,13 @@ func Open(ctx context.Context, kind, dir, profile string, ring Keyring) (Choice,
 		return Choice{}, fmt.Errorf("unknown token store %q: use auto, keyring, file or memory", kind)
 	}
 	switch {
-	case sealed.Exists():
-		return Choice{Store: sealed, Auto: true}, nil
+	case keyring.sealed.Exists():
+		return Choice{Store: keyring, Auto: true}, nil
 	case file.Exists():
 		return Choice{Store: file, Auto: true}, nil
 	}
 	if err := Probe(ctx, ring); err != nil {
-		return Choice{Store: file, Auto: true, Fallback: fmt.Sprintf(
-			"no OS keyring answered (%v), so tokens are kept in the %s; use --token-store keyring to require a keyring", err, file.Location())}, nil
+		return Choice{Store: file, Auto: true, NoKeyring: err}, nil
 	}
-	return Choice{Store: sealed, Auto: true}, nil
+	return Choice{Store: keyring, Auto: true}, nil
 }

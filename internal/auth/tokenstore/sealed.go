@@ -72,9 +72,7 @@ func (s *Sealed) Replace(ctx context.Context, u cache.Unmarshaler, _ cache.Repla
 	return replaceWith(u, data)
 }
 
-// Export seals and writes the cache, creating the key on first use. If the
-// keyring refuses the new key, the cache comes back in an UnsavedError so
-// the caller can keep the sign-in another way.
+// Export seals and writes the cache, creating the key on first use.
 func (s *Sealed) Export(ctx context.Context, m cache.Marshaler, _ cache.ExportHints) error {
 	data, err := m.Marshal()
 	if err != nil {
@@ -84,21 +82,18 @@ func (s *Sealed) Export(ctx context.Context, m cache.Marshaler, _ cache.ExportHi
 	if errors.Is(err, ErrNotFound) {
 		key = make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
-			return &UnsavedError{Data: data, Err: fmt.Errorf("make key: %w", err)}
+			return fmt.Errorf("make key: %w", err)
 		}
 		err = s.ring.Set(ctx, Service, s.profile, base64.StdEncoding.EncodeToString(key))
 	}
 	if err != nil {
-		return &UnsavedError{Data: data, Err: err}
+		return &keyringRefused{err: err}
 	}
 	blob, err := s.seal(key, data)
 	if err != nil {
-		return &UnsavedError{Data: data, Err: err}
+		return err
 	}
-	if err := writeAtomic(s.path, blob); err != nil {
-		return &UnsavedError{Data: data, Err: err}
-	}
-	return nil
+	return writeAtomic(s.path, blob)
 }
 
 // Exists reports whether a sealed cache is there.
@@ -173,12 +168,8 @@ func (s *Sealed) open(key, blob []byte) ([]byte, error) {
 	return data, nil
 }
 
-// UnsavedError carries a cache that could not be stored, so a fresh sign-in
-// is not lost when the keyring fails.
-type UnsavedError struct {
-	Data []byte
-	Err  error
-}
+// keyringRefused is a cache the keyring would not keep a key for.
+type keyringRefused struct{ err error }
 
-func (e *UnsavedError) Error() string { return "the sign-in could not be stored: " + e.Err.Error() }
-func (e *UnsavedError) Unwrap() error { return e.Err }
+func (e *keyringRefused) Error() string { return "the OS keyring refused the sign-in: " + e.err.Error() }
+func (e *keyringRefused) Unwrap() error { return e.err }

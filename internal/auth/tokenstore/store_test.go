@@ -137,21 +137,53 @@ func TestSealedUnreadable(t *testing.T) {
 	}
 }
 
-func TestSealedKeyringRefusesKeepsCache(t *testing.T) {
+// A keyring that refuses the first sign-in must not lose it: the cache goes
+// to the plain file, the store says so, and the next run finds it.
+func TestFallbackKeepsRefusedSignIn(t *testing.T) {
+	dir := t.TempDir()
 	ring := tokenstoretest.NewKeyring()
 	ring.SetErr = errors.New("collection is locked")
-	s := tokenstore.NewSealed(t.TempDir(), "default", ring)
+	s := tokenstore.NewFallback(dir, "default", ring)
 	want := fakeCache()
-	err := export(t, s, want)
-	var unsaved *tokenstore.UnsavedError
-	if !errors.As(err, &unsaved) {
-		t.Fatalf("Export = %v, want an UnsavedError", err)
+	if err := export(t, s, want); err != nil {
+		t.Fatalf("Export = %v, want the cache kept in the file", err)
 	}
-	if !bytes.Equal(unsaved.Data, want) {
-		t.Error("the UnsavedError does not carry the cache")
+	if err := s.Rescued(); err == nil || !strings.Contains(err.Error(), "collection is locked") {
+		t.Errorf("Rescued = %v, want what the keyring said", err)
 	}
-	if !strings.Contains(err.Error(), "collection is locked") {
-		t.Errorf("error %q does not say what the keyring said", err)
+	if s.Kind() != tokenstore.KindFile {
+		t.Errorf("store in use is %s, want file", s.Kind())
+	}
+	if got, err := replace(t, s); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read back: %v", err)
+	}
+	c, err := tokenstore.Open(t.Context(), "auto", dir, "default", ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := replace(t, c.Store); c.Store.Kind() != tokenstore.KindFile || err != nil || !bytes.Equal(got, want) {
+		t.Errorf("the next run's auto store is %s (%v) and does not hold the sign-in", c.Store.Kind(), err)
+	}
+	if err := s.Clear(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 1 { // the lock file stays
+		t.Errorf("Clear left %d files", len(entries))
+	}
+}
+
+func TestFallbackWhileKeyringWorks(t *testing.T) {
+	dir := t.TempDir()
+	ring := tokenstoretest.NewKeyring()
+	s := tokenstore.NewFallback(dir, "default", ring)
+	if err := export(t, s, fakeCache()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Rescued() != nil || s.Kind() != tokenstore.KindKeyring || ring.Len() != 1 {
+		t.Errorf("rescued %v, kind %s, %d keyring items; want the keyring in use", s.Rescued(), s.Kind(), ring.Len())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "default.json")); !os.IsNotExist(err) {
+		t.Errorf("a plain file was written although the keyring worked: %v", err)
 	}
 }
 
@@ -203,22 +235,22 @@ func TestOpenAuto(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Store.Kind() != tokenstore.KindFile || c.Fallback == "" || !c.Auto {
-			t.Fatalf("got %s with fallback %q", c.Store.Kind(), c.Fallback)
+		if c.Store.Kind() != tokenstore.KindFile || c.NoKeyring == nil || !c.Auto {
+			t.Fatalf("got %s with fallback %v", c.Store.Kind(), c.NoKeyring)
 		}
 	})
 	t.Run("keyring when it answers", func(t *testing.T) {
 		c, _ := tokenstore.Open(ctx, "auto", t.TempDir(), "default", broken)
-		if c.Store.Kind() != tokenstore.KindKeyring || c.Fallback != "" {
-			t.Fatalf("got %s with fallback %q", c.Store.Kind(), c.Fallback)
+		if c.Store.Kind() != tokenstore.KindKeyring || c.NoKeyring != nil {
+			t.Fatalf("got %s with fallback %v", c.Store.Kind(), c.NoKeyring)
 		}
 	})
 	t.Run("stays with an existing plain file", func(t *testing.T) {
 		dir := t.TempDir()
 		tokenstore.NewFile(dir, "default").Write([]byte("{}"))
 		c, _ := tokenstore.Open(ctx, "auto", dir, "default", broken)
-		if c.Store.Kind() != tokenstore.KindFile || c.Fallback != "" {
-			t.Fatalf("got %s with fallback %q", c.Store.Kind(), c.Fallback)
+		if c.Store.Kind() != tokenstore.KindFile || c.NoKeyring != nil {
+			t.Fatalf("got %s with fallback %v", c.Store.Kind(), c.NoKeyring)
 		}
 	})
 	t.Run("unknown kind", func(t *testing.T) {
