@@ -171,5 +171,7 @@ func (s *Sealed) open(key, blob []byte) ([]byte, error) {
 // keyringRefused is a cache the keyring would not keep a key for.
 type keyringRefused struct{ err error }
 
-func (e *keyringRefused) Error() string { return "the OS keyring refused the sign-in: " + e.err.Error() }
+func (e *keyringRefused) Error() string {
+	return "the OS keyring refused the sign-in: " + e.err.Error()
+}
 func (e *keyringRefused) Unwrap() error { return e.err }
