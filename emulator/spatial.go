@@ -152,7 +152,7 @@ func (s *Server) fences(udid string) ([]geofence.Fence, error) {
 // geometries whose inside or outside changed for this device.
 func (s *Server) answerGeofence(w http.ResponseWriter, gq geofenceQuery, fences []geofence.Fence) {
 	res := geofence.Evaluate(fences, gq.q)
-	geometries := []map[string]any{}
+	geometries := []geofence.GeometryResult{}
 	s.mu.Lock()
 	for _, g := range res.Geometries {
 		key := gq.deviceID + "\x00" + gq.udid + "\x00" + g.GeometryID
@@ -162,22 +162,10 @@ func (s *Server) answerGeofence(w http.ResponseWriter, gq geofenceQuery, fences 
 		if gq.mode == "EnterAndExit" && (inside == was) && (seen || !inside) {
 			continue
 		}
-		entry := map[string]any{
-			"deviceId":   gq.deviceID,
-			"geometryId": g.GeometryID,
-			"distance":   g.Distance,
-			"nearestLat": g.NearestLat,
-			"nearestLon": g.NearestLon,
-		}
-		if gq.udid != "" {
-			entry["udId"] = gq.udid
-		}
-		geometries = append(geometries, entry)
+		g.DeviceID, g.UDID = gq.deviceID, gq.udid
+		geometries = append(geometries, g)
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"geometries":                      geometries,
-		"expiredGeofenceGeometryId":       res.ExpiredGeofenceGeometryID,
-		"invalidPeriodGeofenceGeometryId": res.InvalidPeriodGeofenceGeometryID,
-	})
+	res.Geometries = geometries
+	writeJSON(w, http.StatusOK, res)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/internal/backoff"
+	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
 // Operation is an accepted upload or update.
@@ -234,17 +235,8 @@ type GeofenceRequest struct {
 // GeofenceResponse is the service's answer, kept raw too so it can be
 // printed unchanged.
 type GeofenceResponse struct {
-	Geometries []struct {
-		DeviceID   string  `json:"deviceId"`
-		UDID       string  `json:"udId,omitempty"`
-		GeometryID string  `json:"geometryId"`
-		Distance   float64 `json:"distance"`
-		NearestLat float64 `json:"nearestLat"`
-		NearestLon float64 `json:"nearestLon"`
-	} `json:"geometries"`
-	ExpiredGeofenceGeometryID       []string        `json:"expiredGeofenceGeometryId"`
-	InvalidPeriodGeofenceGeometryID []string        `json:"invalidPeriodGeofenceGeometryId"`
-	Raw                             json.RawMessage `json:"-"`
+	geofence.Result
+	Raw json.RawMessage `json:"-"`
 }
 
 // Geofence checks a position against stored fences (GET with udid) or,

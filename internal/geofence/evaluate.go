@@ -29,15 +29,21 @@ type Query struct {
 // Far is the distance reported beyond the search buffer.
 const Far = 999
 
-// GeometryResult is one fence's answer, as the service shapes it.
+// GeometryResult is one fence's answer, in the JSON shape of the Spatial
+// service's geofence response.
 type GeometryResult struct {
+	// DeviceID and UDID are filled in by the service (and the emulator),
+	// which answers for a device against stored fences; Evaluate leaves them.
+	DeviceID   string  `json:"deviceId,omitempty"`
+	UDID       string  `json:"udId,omitempty"`
 	GeometryID string  `json:"geometryId"`
 	Distance   float64 `json:"distance"`
 	NearestLat float64 `json:"nearestLat"`
 	NearestLon float64 `json:"nearestLon"`
 }
 
-// Result is the answer for one position.
+// Result is where a position stands against a set of fences: the answer
+// of Evaluate on the device, of the Spatial service, and of the emulator.
 type Result struct {
 	Geometries                      []GeometryResult `json:"geometries"`
 	ExpiredGeofenceGeometryID       []string         `json:"expiredGeofenceGeometryId"`

@@ -46,11 +46,7 @@ func (f ServiceFences) Check(ctx context.Context, r Reading) ([]geofence.Geometr
 	if err != nil {
 		return nil, err
 	}
-	out := make([]geofence.GeometryResult, len(res.Geometries))
-	for i, g := range res.Geometries {
-		out[i] = geofence.GeometryResult{GeometryID: g.GeometryID, Distance: g.Distance, NearestLat: g.NearestLat, NearestLon: g.NearestLon}
-	}
-	return out, nil
+	return res.Geometries, nil
 }
 
 // Event is an enter or exit, as written to stdout.
