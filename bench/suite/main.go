@@ -289,7 +289,7 @@ func goRun(pkg string, args ...string) (string, error) {
 
 // goBench runs the Go benchmarks of the hot paths.
 func goBench() (string, error) {
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchtime", "2s", "-count", "3", "./geo", "./report/spool", "./auth/tokenstore")
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchtime", "2s", "-count", "3", "./internal/geofence", "./internal/report/spool", "./internal/auth/tokenstore")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go test -bench: %v: %s", err, out)
