@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -378,13 +377,13 @@ func readAPIError(resp *http.Response, base *url.URL) *APIError {
 	return e
 }
 
-// lastSegment is a udid from either documented Resource-Location form.
-func lastSegment(raw string) (string, error) {
+// resourceUDID is the udid of either documented Resource-Location form.
+func resourceUDID(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Path == "" {
 		return "", fmt.Errorf("Resource-Location %q is not a URL", raw)
 	}
-	udid := path.Base(strings.TrimRight(u.Path, "/"))
+	udid := lastSegment(u.Path)
 	if udid == "." || udid == "/" || udid == "metadata" || udid == "mapData" {
 		return "", fmt.Errorf("Resource-Location %q names no udid", raw)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -100,12 +101,16 @@ func (c *Client) startOperation(ctx context.Context, r request) (Operation, erro
 	if !sameHost(u, c.base) {
 		return Operation{}, fmt.Errorf("Operation-Location is on %s: %w", u.Host, ErrForeignHost)
 	}
-	return Operation{ID: lastPathSegment(u.Path), location: u}, nil
+	id := lastSegment(u.Path)
+	if id == "." || id == "/" {
+		return Operation{}, fmt.Errorf("the service accepted the request but its Operation-Location %q names no operation", loc)
+	}
+	return Operation{ID: id, location: u}, nil
 }
 
-func lastPathSegment(p string) string {
-	p = strings.TrimRight(p, "/")
-	return p[strings.LastIndex(p, "/")+1:]
+// lastSegment is the last element of a URL path: an operation id or a udid.
+func lastSegment(p string) string {
+	return path.Base(strings.TrimRight(p, "/"))
 }
 
 // OperationURL rebuilds an operation from its id, to resume waiting.
@@ -129,7 +134,7 @@ func (c *Client) Status(ctx context.Context, op Operation) (OperationStatus, tim
 		if loc == "" {
 			return st, 0, fmt.Errorf("the operation succeeded but gave no Resource-Location")
 		}
-		if st.UDID, err = lastSegment(loc); err != nil {
+		if st.UDID, err = resourceUDID(loc); err != nil {
 			return st, 0, err
 		}
 	}

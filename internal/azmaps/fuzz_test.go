@@ -27,14 +27,14 @@ func FuzzAPIError(f *testing.F) {
 		if e.Status != status || len(e.Message) > 64<<10 {
 			t.Fatalf("status %d, message of %d bytes", e.Status, len(e.Message))
 		}
-		if udid, err := lastSegment(location); err == nil && (udid == "" || udid == "/") {
+		if udid, err := resourceUDID(location); err == nil && (udid == "" || udid == "/") {
 			t.Fatalf("empty udid from %q", location)
 		}
 		// Operation-Location: parsed, and refused unless on the endpoint.
 		if u, err := url.Parse(location); err == nil && sameHost(u, base) != strings.EqualFold(u.Host, base.Host) && strings.EqualFold(u.Scheme, "https") {
 			t.Fatalf("host check disagrees for %q", location)
 		} else if err == nil {
-			_ = lastPathSegment(u.Path)
+			_ = lastSegment(u.Path)
 		}
 	})
 }
