@@ -217,3 +217,25 @@ func TestEvaluateSearchBufferAndValidity(t *testing.T) {
 		t.Errorf("20:00 is outside the daily 08:00–18:00 period: %+v", res)
 	}
 }
+
+// Microsoft's geofence tutorial writes validity times with no offset and
+// ends a day at 24:00:00; the service takes them, so we do too (as UTC).
+func TestTutorialTimes(t *testing.T) {
+	doc := feature(square, `{"geometryId":"2","validityTime":{"expiredTime":"2022-12-31T23:59:59","validityPeriod":[{"startTime":"2022-01-01T00:00:00","endTime":"2022-01-01T24:00:00","recurrenceType":"Daily","businessDayOnly":false}]}}`)
+	fences, err := ParseBytes([]byte(doc))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	v := fences[0].Validity
+	if got, want := *v.Expired, time.Date(2022, 12, 31, 23, 59, 59, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("expiredTime %v, want %v", got, want)
+	}
+	p := v.Periods[0]
+	if got, want := p.End.Sub(p.Start), 24*time.Hour; got != want {
+		t.Errorf("the period lasts %v, want a whole day", got)
+	}
+	in := Evaluate(fences, Query{Lat: 0.5, Lon: 0.5, SearchBuffer: 50, UserTime: time.Date(2022, 6, 1, 23, 30, 0, 0, time.UTC)})
+	if len(in.Geometries) != 1 || len(in.InvalidPeriodGeofenceGeometryID) != 0 {
+		t.Errorf("late in a valid day the fence is not measured: %+v", in)
+	}
+}

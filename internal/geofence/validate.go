@@ -377,12 +377,33 @@ func (v *validator) timeField(raw json.RawMessage, ptr string) (time.Time, bool)
 		v.add(ptr, "must be a string like 2026-01-31T08:00:00Z")
 		return time.Time{}, false
 	}
-	t, err := time.Parse(time.RFC3339, s)
+	t, err := parseTime(s)
 	if err != nil {
 		v.add(ptr, "%q is not an RFC 3339 time like 2026-01-31T08:00:00Z", s)
 		return time.Time{}, false
 	}
 	return t, true
+}
+
+// parseTime reads RFC 3339 and, as the service does in Microsoft's own
+// geofence tutorial, a time with no offset (UTC) and 24:00:00 for the end
+// of a day.
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	day, ok := strings.CutSuffix(s, "T24:00:00")
+	if ok {
+		s = day + "T00:00:00"
+	}
+	t, err := time.Parse("2006-01-02T15:04:05.999999999", s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if ok {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, nil
 }
 
 // jsonError says where JSON broke, as line and column.
