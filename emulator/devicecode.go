@@ -104,14 +104,14 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 		interval:   s.opts.Interval,
 	}
 	verify := s.url + "/devicelogin"
-	s.mu.Lock()
-	s.codes[g.deviceCode] = g
-	s.byUser[g.userCode] = g
-	if s.opts.AutoApprove > 0 && !s.closed {
+	s.id.mu.Lock()
+	s.id.codes[g.deviceCode] = g
+	s.id.byUser[g.userCode] = g
+	s.id.mu.Unlock()
+	if s.opts.AutoApprove > 0 {
 		code := g.userCode
-		s.timers = append(s.timers, time.AfterFunc(s.opts.AutoApprove, func() { _ = s.Approve(code, "") }))
+		s.id.afterFunc(s.opts.AutoApprove, func() { _ = s.Approve(code, "") })
 	}
-	s.mu.Unlock()
 	body := map[string]any{
 		"device_code":      g.deviceCode,
 		"user_code":        g.userCode,
@@ -187,9 +187,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) redeemDeviceCode(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.codes[r.PostForm.Get("device_code")]
+	s.id.mu.Lock()
+	defer s.id.mu.Unlock()
+	g := s.id.codes[r.PostForm.Get("device_code")]
 	if g == nil {
 		writeError(w, http.StatusBadRequest, "bad_verification_code", 70000,
 			"The provided value for the input parameter 'device_code' is not valid.")
@@ -248,9 +248,9 @@ func (s *Server) redeemRefreshToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rg := s.refresh[refreshKey(r.PostForm.Get("refresh_token"))]
+	s.id.mu.Lock()
+	defer s.id.mu.Unlock()
+	rg := s.id.refresh[refreshKey(r.PostForm.Get("refresh_token"))]
 	switch {
 	case rg == nil || rg.clientID != r.PostForm.Get("client_id"):
 		writeError(w, http.StatusBadRequest, "invalid_grant", 9002313,
@@ -278,16 +278,16 @@ func (s *Server) redeemRefreshToken(w http.ResponseWriter, r *http.Request) {
 
 // Approve plays the user who approves a sign-in; user "" is the default user.
 func (s *Server) Approve(userCode, user string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g, err := s.pendingGrant(userCode)
+	s.id.mu.Lock()
+	defer s.id.mu.Unlock()
+	g, err := s.id.pendingGrant(userCode)
 	if err != nil {
 		return err
 	}
 	if user == "" {
-		user = s.users[0].Username
+		user = s.id.users[0].Username
 	}
-	u, ok := s.user(user)
+	u, ok := s.id.user(user)
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrUnknownUser, user)
 	}
@@ -297,9 +297,9 @@ func (s *Server) Approve(userCode, user string) error {
 
 // Deny plays the user who declines a sign-in.
 func (s *Server) Deny(userCode string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g, err := s.pendingGrant(userCode)
+	s.id.mu.Lock()
+	defer s.id.mu.Unlock()
+	g, err := s.id.pendingGrant(userCode)
 	if err != nil {
 		return err
 	}
@@ -309,9 +309,9 @@ func (s *Server) Deny(userCode string) error {
 
 // Expire makes a code expire now.
 func (s *Server) Expire(userCode string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.byUser[normalizeUserCode(userCode)]
+	s.id.mu.Lock()
+	defer s.id.mu.Unlock()
+	g := s.id.byUser[normalizeUserCode(userCode)]
 	if g == nil {
 		return ErrUnknownCode
 	}
@@ -322,10 +322,10 @@ func (s *Server) Expire(userCode string) error {
 // RevokeRefreshTokens revokes every refresh token of a user, as a password
 // reset does, and reports how many were live.
 func (s *Server) RevokeRefreshTokens(user string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.id.mu.Lock()
+	defer s.id.mu.Unlock()
 	n := 0
-	for _, rg := range s.refresh {
+	for _, rg := range s.id.refresh {
 		if strings.EqualFold(rg.user.Username, user) && !rg.revoked {
 			rg.revoked = true
 			n++
@@ -333,23 +333,24 @@ func (s *Server) RevokeRefreshTokens(user string) int {
 	}
 	// The in-memory state is what counts; a failed save only loses the
 	// revocation across a restart.
-	_ = s.saveRefreshTokens()
+	_ = s.id.saveRefreshTokens()
 	return n
 }
 
 // Polls is the poll log of the device code behind a user code.
 func (s *Server) Polls(userCode string) []Poll {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.byUser[normalizeUserCode(userCode)]
+	s.id.mu.Lock()
+	defer s.id.mu.Unlock()
+	g := s.id.byUser[normalizeUserCode(userCode)]
 	if g == nil {
 		return nil
 	}
 	return append([]Poll(nil), g.polls...)
 }
 
-func (s *Server) pendingGrant(userCode string) (*grant, error) {
-	g := s.byUser[normalizeUserCode(userCode)]
+// pendingGrant finds a code still waiting for the user; the caller holds id.mu.
+func (id *identity) pendingGrant(userCode string) (*grant, error) {
+	g := id.byUser[normalizeUserCode(userCode)]
 	switch {
 	case g == nil:
 		return nil, ErrUnknownCode

@@ -1,11 +1,16 @@
-// Package emulator is a local stand-in for Microsoft Entra ID's device code
-// flow, good enough for the real MSAL Go public client to sign in against
-// over TLS. It is a library first (New, URL, Authority, Client, Approve,
-// Deny, Expire, RevokeRefreshTokens, Polls, Requests, InjectFault, Close);
-// 'mapsdevice emulator' only parses flags and listens.
+// Package emulator is a local stand-in for the two services a mapsdevice
+// talks to: Microsoft Entra ID's device code flow, good enough for the real
+// MSAL Go public client to sign in against, and the Azure Maps Data v2 and
+// Spatial geofence services, good enough for the Maps client and the
+// sensor node. It is a library first: New starts one, Handler serves it on
+// any server, Client reaches it (over TLS, or in memory with
+// Options.NoListener), and Approve, Deny, Expire, RevokeRefreshTokens,
+// ExpireAccessTokens, InjectFault, SetFaultRate, Polls and Requests let a
+// test play the person and the network. 'mapsdevice emulator' only parses
+// flags and listens.
 //
-// It follows the wire contract in the project's shared notes on Entra ID.
-// Where it differs from the real service:
+// The identity side follows the wire contract in the project's notes on
+// Entra ID. Where it differs from the real service:
 //   - One tenant, one registered public client, and users who need no
 //     password: approving on /devicelogin is the whole sign-in. There is no
 //     MFA, no real Conditional Access (a user can be marked as blocked, which
@@ -28,8 +33,48 @@
 //   - Error bodies have Entra's shape and AADSTS codes; trace and
 //     correlation ids are random; error_uri points at Microsoft's page.
 //   - There is no instance discovery endpoint: clients must turn it off.
-//   - HTTPS with a CA of its own, made on first start (ca.pem in the state
-//     folder); clients must trust it.
+//
+// The Maps side answers at the same address, as one Maps account, following
+// the project's notes on the Azure Maps REST API. Where it differs from the
+// real service (which Microsoft has retired: Data v2 in 2024, Spatial in
+// 2025):
+//   - Authentication: a bearer token from this emulator with aud
+//     https://atlas.microsoft.com/ and scp user_impersonation plus the
+//     account's x-ms-client-id, or one of the two shared keys as
+//     subscription-key (kept in maps-keys.json). SAS tokens and
+//     disableLocalAuth are not emulated. ExpireAccessTokens makes every
+//     token issued so far fail as expired.
+//   - Roles come from the users: Azure Maps Data Reader may read (and ask
+//     Spatial), Azure Maps Data Contributor may also upload, update and
+//     delete; anyone else gets 403. Shared keys may do everything. Custom
+//     roles and the newer built-in roles are not emulated.
+//   - Throttling: a token bucket of MapsRate requests per second (50, as
+//     documented), shared by every caller, answers 429 without Retry-After.
+//   - Data v2: uploads are long-running operations that end after
+//     MapsOperationTime (NotStarted, then Running, then Succeeded or Failed
+//     with every GeoJSON problem in the error details); Retry-After is in
+//     whole seconds. Only geojson is accepted, up to 100 MB an upload
+//     (413 beyond) and MapsStorageQuota in all (409 beyond). Resource-Location
+//     takes the metadata form unless PlainResourceLocation is set; both are
+//     documented. Content is kept in the state folder.
+//   - Spatial geofence: GET (stored udid) and POST (fences in the body)
+//     evaluate with the project's own geofence package: great-circle
+//     distances on a sphere of radius 6,378,137 m (within 0.7% of WGS84),
+//     rounded to the decimetre, ±999 beyond searchBuffer, nearest points
+//     to six decimals, validityTime and expiry as documented (times need a
+//     UTC offset, which the service did not ask for); z is accepted but
+//     fences are 2D. Query parameter names match in any case. Every answer
+//     lists every fence, whatever the mode. With isAsync=true it says
+//     whether an event would have been published (isEventPublished: in
+//     EnterAndExit mode only when the device crossed a border since its last
+//     query), but nothing is sent: there is no Event Grid.
+//   - Anything else under the Maps host (route, search, render, ...) is
+//     authenticated, logged and answered 404 ResourceNotFound.
+//
+// Both sides share the fault injection and the request log. The emulator
+// speaks HTTPS with a CA of its own, made on first start (ca.pem in the
+// state folder), which clients must trust; with NoListener nothing listens
+// and Client serves requests in memory.
 package emulator
 
 import (
@@ -44,11 +89,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
 // Identifiers the emulator answers to unless told otherwise.
@@ -59,6 +101,10 @@ const (
 	MapsScope = "https://atlas.microsoft.com/user_impersonation"
 	// MapsAudience is the aud claim of access tokens for Azure Maps.
 	MapsAudience = "https://atlas.microsoft.com/"
+	// InMemoryURL is the base URL of an emulator started with NoListener.
+	// The .invalid top-level domain never resolves (RFC 2606), so a request
+	// that escapes the in-memory transport fails instead of going anywhere.
+	InMemoryURL = "https://emulator.invalid"
 )
 
 // Options configure a Server. The zero value is usable.
@@ -68,6 +114,12 @@ type Options struct {
 	StateDir string
 	// Listen is the TCP address; empty means 127.0.0.1 on a free port.
 	Listen string
+	// NoListener starts no listener: Client serves requests in memory with
+	// Handler, and URL is URL (default InMemoryURL).
+	NoListener bool
+	// URL is the base URL the answers name when NoListener is set, for a
+	// Handler mounted on another server.
+	URL string
 	// TenantID and ClientID default to DefaultTenantID and DefaultClientID.
 	TenantID string
 	ClientID string
@@ -110,7 +162,8 @@ type Options struct {
 	PlainResourceLocation bool
 }
 
-// Server is a running emulator.
+// Server is a running emulator: the identity side and the Maps side,
+// each with its own state and lock, behind one handler.
 type Server struct {
 	opts     Options
 	keys     *keys
@@ -118,34 +171,51 @@ type Server struct {
 	stateDir string
 	url      string
 	pool     *x509.CertPool
-	srv      *http.Server
-	ln       net.Listener
-	done     chan struct{}
+	handler  http.Handler
+	traffic  *traffic
+	id       *identity
+	maps     *mapsState
 
-	mu         sync.Mutex
-	users      []User
-	codes      map[string]*grant // by device code
-	byUser     map[string]*grant // by normalised user code
-	refresh    map[string]*refreshGrant
-	requests   []Request
-	faults     map[Endpoint][]Fault
-	faultRates map[Endpoint]faultRate
-	timers     []*time.Timer
-	closed     bool
+	// With a listener: the TLS server, its goroutine's end, and the
+	// client transport whose idle connections Close drops.
+	srv       *http.Server
+	done      chan struct{}
+	transport *http.Transport
 
-	sharedKeys  [2]string
-	tokenCutoff time.Time
-	issuedAt    map[string]time.Time // access token uti → when, for ExpireAccessTokens
-	throttle    *limiter
-	data        map[string]*dataset
-	ops         map[string]*operation
-	used        int64
-	fenceCache  map[string][]geofence.Fence
-	fenceState  map[string]bool // device, udid, geometry → inside
+	// In memory: requests in flight end when ctx does; Close waits.
+	mem    *memoryTransport
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// New starts an emulator listening over TLS.
+// New starts an emulator: listening over TLS, or with NoListener only in
+// memory.
 func New(opts Options) (*Server, error) {
+	opts = withDefaults(opts)
+	s := &Server{opts: opts, traffic: newTraffic()}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.stateDir = opts.StateDir
+	if s.stateDir == "" {
+		dir, err := os.MkdirTemp("", "mapsdevice-emulator-")
+		if err != nil {
+			return nil, fmt.Errorf("create state folder: %w", err)
+		}
+		s.tmpDir, s.stateDir = dir, dir
+	}
+	if err := s.start(); err != nil {
+		s.cancel()
+		if s.tmpDir != "" {
+			os.RemoveAll(s.tmpDir)
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+func withDefaults(opts Options) Options {
 	if opts.TenantID == "" {
 		opts.TenantID = DefaultTenantID
 	}
@@ -171,6 +241,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"
 	}
+	if opts.URL == "" {
+		opts.URL = InMemoryURL
+	}
 	if opts.MapsClientID == "" {
 		opts.MapsClientID = DefaultMapsClientID
 	}
@@ -183,38 +256,7 @@ func New(opts Options) (*Server, error) {
 	if opts.MapsOperationTime <= 0 {
 		opts.MapsOperationTime = time.Second
 	}
-	s := &Server{
-		opts:       opts,
-		users:      append(defaultUsers(), opts.Users...),
-		codes:      map[string]*grant{},
-		byUser:     map[string]*grant{},
-		refresh:    map[string]*refreshGrant{},
-		faults:     map[Endpoint][]Fault{},
-		faultRates: map[Endpoint]faultRate{},
-		done:       make(chan struct{}),
-
-		throttle:   newLimiter(opts.MapsRate),
-		data:       map[string]*dataset{},
-		ops:        map[string]*operation{},
-		fenceCache: map[string][]geofence.Fence{},
-		fenceState: map[string]bool{},
-		issuedAt:   map[string]time.Time{},
-	}
-	s.stateDir = opts.StateDir
-	if s.stateDir == "" {
-		dir, err := os.MkdirTemp("", "mapsdevice-emulator-")
-		if err != nil {
-			return nil, fmt.Errorf("create state folder: %w", err)
-		}
-		s.tmpDir, s.stateDir = dir, dir
-	}
-	if err := s.start(); err != nil {
-		if s.tmpDir != "" {
-			os.RemoveAll(s.tmpDir)
-		}
-		return nil, err
-	}
-	return s, nil
+	return opts
 }
 
 func (s *Server) start() error {
@@ -223,22 +265,32 @@ func (s *Server) start() error {
 		return err
 	}
 	s.keys = k
-	if err := s.loadRefreshTokens(); err != nil {
+	s.pool = x509.NewCertPool()
+	s.pool.AddCert(k.caCert)
+	users := append(defaultUsers(), s.opts.Users...)
+	s.id = newIdentity(s.opts, s.stateDir, users)
+	if err := s.id.loadRefreshTokens(); err != nil {
 		return err
 	}
-	if err := s.loadDatasets(); err != nil {
-		return err
-	}
-	keys, err := loadOrCreateSharedKeys(filepath.Join(s.stateDir, "maps-keys.json"), s.opts.SharedKeys)
+	s.maps, err = newMapsState(s.opts, s.stateDir, users)
 	if err != nil {
 		return err
 	}
-	s.sharedKeys = keys
+	if s.opts.NoListener {
+		s.url = s.opts.URL
+		s.handler = s.routes()
+		s.mem = newMemoryTransport(s.ctx, s.url, s.handler)
+		return nil
+	}
+	return s.listen()
+}
+
+func (s *Server) listen() error {
 	host, _, err := net.SplitHostPort(s.opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen address %q: %w", s.opts.Listen, err)
 	}
-	cert, err := k.serverCert(host)
+	cert, err := s.keys.serverCert(host)
 	if err != nil {
 		return err
 	}
@@ -246,25 +298,28 @@ func (s *Server) start() error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	s.ln = ln
 	urlHost := ln.Addr().String()
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		_, port, _ := net.SplitHostPort(urlHost)
 		urlHost = net.JoinHostPort("127.0.0.1", port)
 	}
 	s.url = "https://" + urlHost
-	s.pool = x509.NewCertPool()
-	s.pool.AddCert(k.caCert)
+	s.handler = s.routes()
+	s.transport = &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: s.pool, MinVersion: tls.VersionTLS12},
+	}
 	s.srv = &http.Server{
-		Handler:           s.routes(),
+		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{
 			MinVersion:   tls.VersionTLS12,
 			Certificates: []tls.Certificate{cert},
 		},
 		// Clients that do not trust the CA are the caller's to report.
-		ErrorLog: log.New(io.Discard, "", 0),
+		ErrorLog:    log.New(io.Discard, "", 0),
+		BaseContext: func(net.Listener) context.Context { return s.ctx },
 	}
+	s.done = make(chan struct{})
 	tlsLn := tls.NewListener(ln, s.srv.TLSConfig)
 	go func() {
 		defer close(s.done)
@@ -274,7 +329,11 @@ func (s *Server) start() error {
 	return nil
 }
 
-// URL is the base URL, https://host:port.
+// Handler serves both sides, for mounting on a server of the caller's.
+// The answers name URL as the base.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// URL is the base URL, https://host:port (or Options.URL in memory).
 func (s *Server) URL() string { return s.url }
 
 // Authority is the tenant's authority URL as MSAL wants it.
@@ -292,32 +351,44 @@ func (s *Server) CAFile() string { return filepath.Join(s.stateDir, "ca.pem") }
 // CertPool trusts the emulator's CA.
 func (s *Server) CertPool() *x509.CertPool { return s.pool }
 
-// Client is an HTTP client that trusts the emulator.
+// Client reaches the emulator: over TLS trusting its CA, or, with
+// NoListener, in memory (only URL's host; anything else is refused).
 func (s *Server) Client() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: s.pool, MinVersion: tls.VersionTLS12},
-	}}
+	if s.mem != nil {
+		return &http.Client{Transport: s.mem}
+	}
+	return &http.Client{Transport: s.transport}
 }
 
 // Users lists the users who can approve a sign-in.
-func (s *Server) Users() []User {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]User(nil), s.users...)
+func (s *Server) Users() []User { return s.id.usersList() }
+
+// Close stops the server, its timers and the requests in flight and, for
+// a temporary state folder, removes it. Calling it again does nothing.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
 }
 
-// Close stops the server and, for a temporary state folder, removes it.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	for _, t := range s.timers {
-		t.Stop()
+func (s *Server) close() error {
+	s.id.stopTimers()
+	// Cancelling first ends handlers still waiting, such as in an
+	// injected delay, so that shutting down does not wait for them.
+	s.cancel()
+	var err error
+	if s.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = s.srv.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			err = s.srv.Close()
+		}
+		<-s.done
+		s.transport.CloseIdleConnections()
 	}
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	<-s.done
+	if s.mem != nil {
+		s.mem.wait()
+	}
 	if s.tmpDir != "" {
 		if rmErr := os.RemoveAll(s.tmpDir); rmErr != nil && err == nil {
 			err = rmErr
@@ -327,13 +398,4 @@ func (s *Server) Close() error {
 		err = nil
 	}
 	return err
-}
-
-func (s *Server) user(name string) (User, bool) {
-	for _, u := range s.users {
-		if strings.EqualFold(u.Username, name) {
-			return u, true
-		}
-	}
-	return User{}, false
 }

@@ -13,21 +13,21 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"go.uber.org/goleak"
 
 	"github.com/mapsdevice/mapsdevice/emulator"
+	"github.com/mapsdevice/mapsdevice/emulator/emulatortest"
 )
 
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// start starts an emulator over TLS: the identity side is tested through
+// the transport MSAL uses in production.
 func start(t *testing.T, opts emulator.Options) *emulator.Server {
 	t.Helper()
-	if opts.Interval == 0 {
-		opts.Interval = time.Second
-	}
-	srv, err := emulator.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
+	return emulatortest.Start(t, opts)
 }
 
 func postForm(t *testing.T, srv *emulator.Server, path string, form url.Values, accept string) (int, map[string]any, string) {

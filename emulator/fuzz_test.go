@@ -11,12 +11,12 @@ import (
 // and verification endpoints: the emulator answers every one with a 2xx
 // or a 4xx in the service's shape, never a 5xx or a panic.
 func FuzzIdentityForms(f *testing.F) {
-	srv, err := New(Options{})
+	srv, err := New(Options{NoListener: true})
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer srv.Close()
-	h := srv.routes()
+	h := srv.Handler()
 	id := srv.ClientID()
 	f.Add("devicecode", "client_id="+id+"&scope=https://atlas.microsoft.com/user_impersonation+openid")
 	f.Add("token", "client_id="+id+"&grant_type=device_code&device_code=abc")

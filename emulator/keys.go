@@ -20,6 +20,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mapsdevice/mapsdevice/internal/atomicfile"
 )
 
 // keys is what the emulator keeps in its state folder: a CA that signs the
@@ -95,7 +97,7 @@ func loadOrCreateKey(path string, generate func() (crypto.Signer, error)) (crypt
 	if err != nil {
 		return nil, fmt.Errorf("encode key: %w", err)
 	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := atomicfile.Write(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return nil, fmt.Errorf("write key: %w", err)
 	}
 	return key, nil
@@ -137,7 +139,7 @@ func loadOrCreateCA(path string, key crypto.Signer) ([]byte, *x509.Certificate, 
 		return nil, nil, fmt.Errorf("parse CA: %w", err)
 	}
 	data = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return nil, nil, fmt.Errorf("write CA: %w", err)
 	}
 	return data, cert, nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mapsdevice/mapsdevice/internal/atomicfile"
 	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
@@ -41,15 +42,13 @@ type operation struct {
 
 const dataVersion = "2.0"
 
-func (s *Server) dataDir() string { return filepath.Join(s.stateDir, "mapdata") }
+func (m *mapsState) contentPath(udid string) string { return filepath.Join(m.dir, udid+".geojson") }
 
-func (s *Server) contentPath(udid string) string { return filepath.Join(s.dataDir(), udid+".geojson") }
-
-func (s *Server) loadDatasets() error {
-	if err := os.MkdirAll(s.dataDir(), 0o700); err != nil {
+func (m *mapsState) loadDatasets() error {
+	if err := os.MkdirAll(m.dir, 0o700); err != nil {
 		return fmt.Errorf("create map data folder: %w", err)
 	}
-	data, err := os.ReadFile(filepath.Join(s.dataDir(), "index.json"))
+	data, err := os.ReadFile(filepath.Join(m.dir, "index.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -61,16 +60,16 @@ func (s *Server) loadDatasets() error {
 		return fmt.Errorf("map data index: %w", err)
 	}
 	for _, d := range list {
-		s.data[d.UDID] = d
-		s.used += d.Size
+		m.data[d.UDID] = d
+		m.used += d.Size
 	}
 	return nil
 }
 
-// saveDatasets writes the index; the caller holds s.mu.
-func (s *Server) saveDatasets() error {
-	list := make([]*dataset, 0, len(s.data))
-	for _, d := range s.data {
+// saveDatasets writes the index; the caller holds m.mu.
+func (m *mapsState) saveDatasets() error {
+	list := make([]*dataset, 0, len(m.data))
+	for _, d := range m.data {
 		if d.Status == "Completed" {
 			list = append(list, d)
 		}
@@ -78,13 +77,12 @@ func (s *Server) saveDatasets() error {
 	slices.SortFunc(list, func(a, b *dataset) int { return a.Created.Compare(b.Created) })
 	data, err := json.MarshalIndent(list, "", " ")
 	if err != nil {
-		return err
+		return fmt.Errorf("encode map data index: %w", err)
 	}
-	path := filepath.Join(s.dataDir(), "index.json")
-	if err := os.WriteFile(path+".tmp", data, 0o600); err != nil {
-		return err
+	if err := atomicfile.Write(filepath.Join(m.dir, "index.json"), data, 0o600); err != nil {
+		return fmt.Errorf("write map data index: %w", err)
 	}
-	return os.Rename(path+".tmp", path)
+	return nil
 }
 
 func checkDataVersion(w http.ResponseWriter, r *http.Request) bool {
@@ -111,10 +109,11 @@ func (s *Server) updateData(w http.ResponseWriter, r *http.Request, _ caller) {
 		return
 	}
 	udid := r.PathValue("udid")
-	s.mu.Lock()
-	d := s.data[udid]
-	s.mu.Unlock()
-	if d == nil || d.Status != "Completed" {
+	s.maps.mu.Lock()
+	d := s.maps.data[udid]
+	completed := d != nil && d.Status == "Completed"
+	s.maps.mu.Unlock()
+	if !completed {
 		writeMapsError(w, http.StatusBadRequest, "400 BadRequest", "No map data with udid "+udid+".")
 		return
 	}
@@ -123,15 +122,16 @@ func (s *Server) updateData(w http.ResponseWriter, r *http.Request, _ caller) {
 
 // receive streams a body to disk, validates it and starts an operation.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, udid string) {
-	s.mu.Lock()
-	s.settle(time.Now())
-	full := s.committed() >= s.opts.MapsStorageQuota
-	s.mu.Unlock()
+	m := s.maps
+	m.mu.Lock()
+	m.settle(time.Now())
+	full := m.committed() >= s.opts.MapsStorageQuota
+	m.mu.Unlock()
 	if full {
 		writeMapsError(w, http.StatusConflict, "409 Conflict", "The storage limit of the Maps account has been reached. Delete map data to make room.")
 		return
 	}
-	tmp, err := os.CreateTemp(s.dataDir(), "upload-*")
+	tmp, err := os.CreateTemp(m.dir, "upload-*")
 	if err != nil {
 		writeMapsError(w, http.StatusInternalServerError, "500 InternalServerError", "The emulator could not store the upload.")
 		return
@@ -154,28 +154,29 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, udid string) {
 	if udid == "" {
 		op.udid = newGUID()
 	}
-	if err := s.validateUpload(op); err != nil {
+	if err := validateUpload(op); err != nil {
+		os.Remove(tmp.Name())
 		writeMapsError(w, http.StatusInternalServerError, "500 InternalServerError", "The emulator could not read the upload back.")
 		return
 	}
-	s.mu.Lock()
-	if s.committed()+size > s.opts.MapsStorageQuota {
-		s.mu.Unlock()
+	m.mu.Lock()
+	if m.committed()+size > s.opts.MapsStorageQuota {
+		m.mu.Unlock()
 		os.Remove(tmp.Name())
 		writeMapsError(w, http.StatusConflict, "409 Conflict", "The upload would pass the storage limit of the Maps account. Delete map data to make room.")
 		return
 	}
-	s.ops[op.id] = op
+	m.ops[op.id] = op
 	if udid == "" {
 		// Listed as Pending until the operation ends, as the service does.
-		s.data[op.udid] = &dataset{UDID: op.udid, Created: op.created, Updated: op.created, Status: "Pending", Description: op.desc}
+		m.data[op.udid] = &dataset{UDID: op.udid, Created: op.created, Updated: op.created, Status: "Pending", Description: op.desc}
 	}
-	s.mu.Unlock()
+	m.mu.Unlock()
 	w.Header().Set("Operation-Location", fmt.Sprintf("%s/mapData/operations/%s?api-version=%s", s.url, op.id, dataVersion))
 	w.WriteHeader(http.StatusAccepted)
 }
 
-func (s *Server) validateUpload(op *operation) error {
+func validateUpload(op *operation) error {
 	f, err := os.Open(op.tmp)
 	if err != nil {
 		return err
@@ -196,10 +197,10 @@ func (s *Server) validateUpload(op *operation) error {
 }
 
 // committed is the storage used plus what pending uploads will use; the
-// caller holds s.mu.
-func (s *Server) committed() int64 {
-	n := s.used
-	for _, op := range s.ops {
+// caller holds m.mu.
+func (m *mapsState) committed() int64 {
+	n := m.used
+	for _, op := range m.ops {
 		if !op.done && op.problem == nil {
 			n += op.size
 		}
@@ -207,17 +208,18 @@ func (s *Server) committed() int64 {
 	return n
 }
 
-// settle finishes operations whose time has come; the caller holds s.mu.
-func (s *Server) settle(now time.Time) {
+// settle finishes operations whose time has come; the caller holds m.mu.
+// Operations end lazily, when someone looks, so no timer outlives Close.
+func (m *mapsState) settle(now time.Time) {
 	changed := false
-	for _, op := range s.ops {
+	for _, op := range m.ops {
 		if op.done || now.Before(op.ready) {
 			continue
 		}
 		op.done = true
-		d := s.data[op.udid]
+		d := m.data[op.udid]
 		if op.problem == nil {
-			if err := os.Rename(op.tmp, s.contentPath(op.udid)); err != nil {
+			if err := os.Rename(op.tmp, m.contentPath(op.udid)); err != nil {
 				op.problem = &mapsDetail{Code: "InternalServerError", Message: "The emulator could not keep the upload."}
 			}
 		}
@@ -230,20 +232,20 @@ func (s *Server) settle(now time.Time) {
 		}
 		if d == nil {
 			d = &dataset{UDID: op.udid, Created: op.created}
-			s.data[op.udid] = d
+			m.data[op.udid] = d
 		} else if d.Status == "Completed" {
-			s.used -= d.Size
+			m.used -= d.Size
 		}
 		d.Updated, d.Size, d.Status = now, op.size, "Completed"
 		if op.desc != "" {
 			d.Description = op.desc
 		}
-		s.used += d.Size
-		delete(s.fenceCache, op.udid)
+		m.used += d.Size
+		delete(m.fenceCache, op.udid)
 		changed = true
 	}
 	if changed {
-		_ = s.saveDatasets() // the content is on disk; the index is rebuilt on the next change
+		_ = m.saveDatasets() // the content is on disk; the index is rewritten on the next change
 	}
 }
 
@@ -252,9 +254,9 @@ func (s *Server) operationStatus(w http.ResponseWriter, r *http.Request, _ calle
 		return
 	}
 	now := time.Now()
-	s.mu.Lock()
-	s.settle(now)
-	op := s.ops[r.PathValue("id")]
+	s.maps.mu.Lock()
+	s.maps.settle(now)
+	op := s.maps.ops[r.PathValue("id")]
 	var body map[string]any
 	if op != nil {
 		body = map[string]any{"operationId": op.id, "created": op.created.UTC().Format(time.RFC3339)}
@@ -282,7 +284,7 @@ func (s *Server) operationStatus(w http.ResponseWriter, r *http.Request, _ calle
 			w.Header().Set("Retry-After", fmt.Sprint(int(time.Until(op.ready).Seconds())))
 		}
 	}
-	s.mu.Unlock()
+	s.maps.mu.Unlock()
 	if op == nil {
 		writeMapsError(w, http.StatusNotFound, "NotFound", "No operation "+r.PathValue("id")+".")
 		return
@@ -294,14 +296,14 @@ func (s *Server) dataset(w http.ResponseWriter, r *http.Request) *dataset {
 	if !checkDataVersion(w, r) {
 		return nil
 	}
-	s.mu.Lock()
-	s.settle(time.Now())
-	d := s.data[r.PathValue("udid")]
+	s.maps.mu.Lock()
+	s.maps.settle(time.Now())
+	d := s.maps.data[r.PathValue("udid")]
 	var copy dataset
 	if d != nil {
 		copy = *d
 	}
-	s.mu.Unlock()
+	s.maps.mu.Unlock()
 	if d == nil {
 		writeMapsError(w, http.StatusBadRequest, "400 BadRequest", "No map data with udid "+r.PathValue("udid")+".")
 		return nil
@@ -332,13 +334,13 @@ func (s *Server) listData(w http.ResponseWriter, r *http.Request, _ caller) {
 	if !checkDataVersion(w, r) {
 		return
 	}
-	s.mu.Lock()
-	s.settle(time.Now())
+	s.maps.mu.Lock()
+	s.maps.settle(time.Now())
 	list := []map[string]any{}
-	for _, d := range s.data {
+	for _, d := range s.maps.data {
 		list = append(list, s.metadataOf(*d))
 	}
-	s.mu.Unlock()
+	s.maps.mu.Unlock()
 	slices.SortFunc(list, func(a, b map[string]any) int { return strings.Compare(a["created"].(string), b["created"].(string)) })
 	writeJSON(w, http.StatusOK, map[string]any{"mapDataList": list})
 }
@@ -352,7 +354,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, _ caller) {
 		writeMapsError(w, http.StatusBadRequest, "400 BadRequest", "The map data "+d.UDID+" is "+d.Status+", not Completed.")
 		return
 	}
-	f, err := os.Open(s.contentPath(d.UDID))
+	f, err := os.Open(s.maps.contentPath(d.UDID))
 	if err != nil {
 		writeMapsError(w, http.StatusInternalServerError, "500 InternalServerError", "The emulator lost this map data.")
 		return
@@ -368,14 +370,15 @@ func (s *Server) deleteData(w http.ResponseWriter, r *http.Request, _ caller) {
 	if d == nil {
 		return
 	}
-	s.mu.Lock()
-	delete(s.data, d.UDID)
-	delete(s.fenceCache, d.UDID)
+	m := s.maps
+	m.mu.Lock()
+	delete(m.data, d.UDID)
+	delete(m.fenceCache, d.UDID)
 	if d.Status == "Completed" {
-		s.used -= d.Size
+		m.used -= d.Size
 	}
-	_ = s.saveDatasets()
-	s.mu.Unlock()
-	os.Remove(s.contentPath(d.UDID))
+	_ = m.saveDatasets()
+	m.mu.Unlock()
+	os.Remove(m.contentPath(d.UDID))
 	w.WriteHeader(http.StatusNoContent)
 }

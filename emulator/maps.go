@@ -4,10 +4,13 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
 // The Maps side answers at the emulator's own address, as a Maps account.
@@ -23,6 +26,50 @@ const (
 	EndpointGeofence Endpoint = "geofence"
 	EndpointMapsAPI  Endpoint = "maps-other"
 )
+
+// mapsState is the Maps account's state: its keys and role assignments,
+// the throttle, the map data and the operations that make it, and where
+// each device last stood against each fence.
+type mapsState struct {
+	opts       Options
+	dir        string // map data folder
+	sharedKeys [2]string
+	roles      map[string]string // lower-case user name → role
+	throttle   *limiter          // has its own lock
+
+	mu          sync.Mutex
+	tokenCutoff time.Time
+	data        map[string]*dataset
+	ops         map[string]*operation
+	used        int64
+	fenceCache  map[string][]geofence.Fence
+	fenceState  map[string]bool // device, udid, geometry → inside
+}
+
+func newMapsState(opts Options, stateDir string, users []User) (*mapsState, error) {
+	m := &mapsState{
+		opts:       opts,
+		dir:        filepath.Join(stateDir, "mapdata"),
+		roles:      map[string]string{},
+		throttle:   newLimiter(opts.MapsRate),
+		data:       map[string]*dataset{},
+		ops:        map[string]*operation{},
+		fenceCache: map[string][]geofence.Fence{},
+		fenceState: map[string]bool{},
+	}
+	for _, u := range users {
+		m.roles[strings.ToLower(u.Username)] = u.Role
+	}
+	if err := m.loadDatasets(); err != nil {
+		return nil, err
+	}
+	keys, err := loadOrCreateSharedKeys(filepath.Join(stateDir, "maps-keys.json"), opts.SharedKeys)
+	if err != nil {
+		return nil, err
+	}
+	m.sharedKeys = keys
+	return m, nil
+}
 
 // access is what a Maps request needs.
 type access int
@@ -45,43 +92,43 @@ func (s *Server) MapsEndpoint() string { return s.url }
 func (s *Server) MapsClientID() string { return s.opts.MapsClientID }
 
 // SharedKeys are the account's primary and secondary keys.
-func (s *Server) SharedKeys() [2]string { return s.sharedKeys }
+func (s *Server) SharedKeys() [2]string { return s.maps.sharedKeys }
 
 // ExpireAccessTokens makes the Maps side reject every access token this
 // run has issued until now as expired, as if time had passed.
 func (s *Server) ExpireAccessTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tokenCutoff = time.Now()
+	s.maps.mu.Lock()
+	defer s.maps.mu.Unlock()
+	s.maps.tokenCutoff = time.Now()
 }
 
 func (s *Server) mapsRoutes(mux *http.ServeMux) {
-	s.handle(mux, "POST /mapData", EndpointMapData, s.maps(accessWrite, s.upload))
-	s.handle(mux, "GET /mapData", EndpointMapData, s.maps(accessRead, s.listData))
-	s.handle(mux, "GET /mapData/operations/{id}", EndpointMapData, s.maps(accessRead, s.operationStatus))
-	s.handle(mux, "GET /mapData/metadata/{udid}", EndpointMapData, s.maps(accessRead, s.metadata))
-	s.handle(mux, "GET /mapData/{udid}", EndpointMapData, s.maps(accessRead, s.download))
-	s.handle(mux, "PUT /mapData/{udid}", EndpointMapData, s.maps(accessWrite, s.updateData))
-	s.handle(mux, "DELETE /mapData/{udid}", EndpointMapData, s.maps(accessWrite, s.deleteData))
-	s.handle(mux, "GET /spatial/geofence/json", EndpointGeofence, s.maps(accessRead, s.geofenceGet))
-	s.handle(mux, "POST /spatial/geofence/json", EndpointGeofence, s.maps(accessRead, s.geofencePost))
+	s.handle(mux, "POST /mapData", EndpointMapData, s.authorized(accessWrite, s.upload))
+	s.handle(mux, "GET /mapData", EndpointMapData, s.authorized(accessRead, s.listData))
+	s.handle(mux, "GET /mapData/operations/{id}", EndpointMapData, s.authorized(accessRead, s.operationStatus))
+	s.handle(mux, "GET /mapData/metadata/{udid}", EndpointMapData, s.authorized(accessRead, s.metadata))
+	s.handle(mux, "GET /mapData/{udid}", EndpointMapData, s.authorized(accessRead, s.download))
+	s.handle(mux, "PUT /mapData/{udid}", EndpointMapData, s.authorized(accessWrite, s.updateData))
+	s.handle(mux, "DELETE /mapData/{udid}", EndpointMapData, s.authorized(accessWrite, s.deleteData))
+	s.handle(mux, "GET /spatial/geofence/json", EndpointGeofence, s.authorized(accessRead, s.geofenceGet))
+	s.handle(mux, "POST /spatial/geofence/json", EndpointGeofence, s.authorized(accessRead, s.geofencePost))
 	// The rest of Azure Maps (route, search, render, ...) is not emulated,
 	// but is authenticated and logged, so clients can be tested against it.
-	s.handle(mux, "/", EndpointMapsAPI, s.maps(accessRead, s.notEmulated))
+	s.handle(mux, "/", EndpointMapsAPI, s.authorized(accessRead, s.notEmulated))
 }
 
-// maps authenticates, authorises and throttles a Maps request.
-func (s *Server) maps(need access, h func(http.ResponseWriter, *http.Request, caller)) http.HandlerFunc {
+// authorized authenticates, authorises and throttles a Maps request.
+func (s *Server) authorized(need access, h func(http.ResponseWriter, *http.Request, caller)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, ok := s.authenticate(w, r)
 		if !ok {
 			return
 		}
-		if !c.sharedKey && !s.allowed(c.user, need) {
+		if !c.sharedKey && !s.maps.allowed(c.user, need) {
 			writeMapsError(w, http.StatusForbidden, "403 Forbidden", "Permission, capacity, or authentication issues.")
 			return
 		}
-		if !s.throttle.allow(time.Now()) {
+		if !s.maps.throttle.allow(time.Now()) {
 			writeMapsError(w, http.StatusTooManyRequests, "429 Too Many Requests", "Rate limit is exceeded. Try again later.")
 			return
 		}
@@ -91,7 +138,7 @@ func (s *Server) maps(need access, h func(http.ResponseWriter, *http.Request, ca
 
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool) {
 	if key := r.URL.Query().Get("subscription-key"); key != "" {
-		for _, k := range s.sharedKeys {
+		for _, k := range s.maps.sharedKeys {
 			if subtle.ConstantTimeCompare([]byte(key), []byte(k)) == 1 {
 				return caller{sharedKey: true}, true
 			}
@@ -110,10 +157,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 		return caller{}, false
 	}
 	uti, _ := claims["uti"].(string)
-	s.mu.Lock()
-	issued, known := s.issuedAt[uti]
-	expired := known && !s.tokenCutoff.IsZero() && !issued.After(s.tokenCutoff)
-	s.mu.Unlock()
+	issued, known := s.id.issued(uti)
+	s.maps.mu.Lock()
+	expired := known && !s.maps.tokenCutoff.IsZero() && !issued.After(s.maps.tokenCutoff)
+	s.maps.mu.Unlock()
 	if expired {
 		s.unauthorized(w, "invalid_token", "The access token expiry UTC time is earlier than current UTC time.")
 		return caller{}, false
@@ -140,14 +187,8 @@ func (s *Server) unauthorized(w http.ResponseWriter, code, desc string) {
 }
 
 // allowed applies the Azure Maps data roles.
-func (s *Server) allowed(user string, need access) bool {
-	s.mu.Lock()
-	u, ok := s.user(user)
-	s.mu.Unlock()
-	if !ok {
-		return false
-	}
-	switch u.Role {
+func (m *mapsState) allowed(user string, need access) bool {
+	switch m.roles[strings.ToLower(user)] {
 	case RoleDataContributor:
 		return true
 	case RoleDataReader:

@@ -9,12 +9,19 @@ import (
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/emulator"
+	"github.com/mapsdevice/mapsdevice/emulator/emulatortest"
 )
 
 const fence = `{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[-122.126986,47.639754]},"properties":{"geometryId":"001","radius":500}}]}`
 
 // keyed sends a Maps request with the primary shared key.
 func keyed(t *testing.T, srv *emulator.Server, method, path string, q url.Values, body io.Reader) (int, string) {
+	t.Helper()
+	status, b, _ := keyedHeader(t, srv, method, path, q, body)
+	return status, b
+}
+
+func keyedHeader(t *testing.T, srv *emulator.Server, method, path string, q url.Values, body io.Reader) (int, string, http.Header) {
 	t.Helper()
 	q.Set("subscription-key", srv.SharedKeys()[0])
 	req, _ := http.NewRequestWithContext(t.Context(), method, srv.MapsEndpoint()+path+"?"+q.Encode(), body)
@@ -24,11 +31,17 @@ func keyed(t *testing.T, srv *emulator.Server, method, path string, q url.Values
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// startMaps starts an emulator in memory: the Maps side needs no port.
+func startMaps(t *testing.T, opts emulator.Options) *emulator.Server {
+	t.Helper()
+	return emulatortest.StartInMemory(t, opts)
 }
 
 func TestStorageQuota(t *testing.T) {
-	srv := start(t, emulator.Options{MapsStorageQuota: int64(len(fence)) + 10, MapsOperationTime: time.Millisecond})
+	srv := startMaps(t, emulator.Options{MapsStorageQuota: int64(len(fence)) + 10, MapsOperationTime: time.Millisecond})
 	q := func() url.Values { return url.Values{"api-version": {"2.0"}, "dataFormat": {"geojson"}} }
 	if status, body := keyed(t, srv, "POST", "/mapData", q(), strings.NewReader(fence)); status != 202 {
 		t.Fatalf("first upload: %d %s", status, body)
@@ -54,7 +67,7 @@ func (z *zeros) Read(p []byte) (int, error) {
 }
 
 func TestUploadLimit(t *testing.T) {
-	srv := start(t, emulator.Options{})
+	srv := startMaps(t, emulator.Options{})
 	q := url.Values{"api-version": {"2.0"}, "dataFormat": {"geojson"}}
 	status, body := keyed(t, srv, "POST", "/mapData", q, &zeros{n: 100<<20 + 1})
 	if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "100 MB") {
@@ -63,7 +76,7 @@ func TestUploadLimit(t *testing.T) {
 }
 
 func TestGeofenceQueryErrors(t *testing.T) {
-	srv := start(t, emulator.Options{})
+	srv := startMaps(t, emulator.Options{})
 	base := func() url.Values {
 		return url.Values{"api-version": {"2022-08-01"}, "deviceId": {"d"}, "udid": {"6d617073-6163-4063-8f75-6e7400000099"}, "lat": {"47.6"}, "lon": {"-122.1"}}
 	}

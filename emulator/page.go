@@ -126,9 +126,9 @@ func (s *Server) deviceLoginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) consentStep(w http.ResponseWriter, r *http.Request, code, user string) {
-	s.mu.Lock()
-	_, err := s.pendingGrant(code)
-	s.mu.Unlock()
+	s.id.mu.Lock()
+	_, err := s.id.pendingGrant(code)
+	s.id.mu.Unlock()
 	if err != nil {
 		s.codeError(w, r, code, user, err)
 		return

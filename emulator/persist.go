@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mapsdevice/mapsdevice/internal/atomicfile"
 )
 
 // Refresh tokens are kept in the state folder, by hash, so a device's
@@ -30,8 +32,8 @@ func refreshKey(rt string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (s *Server) loadRefreshTokens() error {
-	data, err := os.ReadFile(filepath.Join(s.stateDir, refreshFile))
+func (id *identity) loadRefreshTokens() error {
+	data, err := os.ReadFile(filepath.Join(id.dir, refreshFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -43,17 +45,17 @@ func (s *Server) loadRefreshTokens() error {
 		return fmt.Errorf("%s: %w", refreshFile, err)
 	}
 	for k, v := range stored {
-		s.refresh[k] = &refreshGrant{user: v.User, clientID: v.ClientID, issued: v.Issued, used: v.Used, revoked: v.Revoked}
+		id.refresh[k] = &refreshGrant{user: v.User, clientID: v.ClientID, issued: v.Issued, used: v.Used, revoked: v.Revoked}
 	}
 	return nil
 }
 
-// saveRefreshTokens writes them all; the caller holds s.mu. Tokens past
+// saveRefreshTokens writes them all; the caller holds id.mu. Tokens past
 // their idle lifetime are dropped.
-func (s *Server) saveRefreshTokens() error {
-	stored := make(map[string]storedRefresh, len(s.refresh))
-	for k, v := range s.refresh {
-		if time.Since(v.issued) > s.opts.RefreshTokenIdle {
+func (id *identity) saveRefreshTokens() error {
+	stored := make(map[string]storedRefresh, len(id.refresh))
+	for k, v := range id.refresh {
+		if time.Since(v.issued) > id.opts.RefreshTokenIdle {
 			continue
 		}
 		stored[k] = storedRefresh{User: v.user, ClientID: v.clientID, Issued: v.issued, Used: v.used, Revoked: v.revoked}
@@ -62,12 +64,7 @@ func (s *Server) saveRefreshTokens() error {
 	if err != nil {
 		return fmt.Errorf("encode refresh tokens: %w", err)
 	}
-	path := filepath.Join(s.stateDir, refreshFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write refresh tokens: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Write(filepath.Join(id.dir, refreshFile), data, 0o600); err != nil {
 		return fmt.Errorf("write refresh tokens: %w", err)
 	}
 	return nil
@@ -96,9 +93,9 @@ func loadOrCreateSharedKeys(path string, given [2]string) ([2]string, error) {
 	}
 	data, err = json.Marshal(keys)
 	if err != nil {
-		return keys, err
+		return keys, fmt.Errorf("encode shared keys: %w", err)
 	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return keys, fmt.Errorf("write shared keys: %w", err)
 	}
 	return keys, nil

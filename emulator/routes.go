@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -54,6 +55,19 @@ type Fault struct {
 	Reset bool
 }
 
+// traffic is what both sides share: the request log and the faults
+// waiting to be served.
+type traffic struct {
+	mu         sync.Mutex
+	requests   []Request
+	faults     map[Endpoint][]Fault
+	faultRates map[Endpoint]faultRate
+}
+
+func newTraffic() *traffic {
+	return &traffic{faults: map[Endpoint][]Fault{}, faultRates: map[Endpoint]faultRate{}}
+}
+
 // faultRate fails a share of an endpoint's requests at random.
 type faultRate struct {
 	rate   float64
@@ -63,13 +77,14 @@ type faultRate struct {
 // SetFaultRate makes a share (0 to 1) of the requests to an endpoint fail
 // with one of the faults, picked at random; rate 0 turns it off.
 func (s *Server) SetFaultRate(e Endpoint, rate float64, faults ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	t := s.traffic
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if rate <= 0 || len(faults) == 0 {
-		delete(s.faultRates, e)
+		delete(t.faultRates, e)
 		return
 	}
-	s.faultRates[e] = faultRate{rate: rate, faults: faults}
+	t.faultRates[e] = faultRate{rate: rate, faults: faults}
 }
 
 // InjectFault queues a fault for an endpoint. Faults run in order.
@@ -77,16 +92,18 @@ func (s *Server) InjectFault(e Endpoint, f Fault) {
 	if f.Count <= 0 {
 		f.Count = 1
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[e] = append(s.faults[e], f)
+	t := s.traffic
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.faults[e] = append(t.faults[e], f)
 }
 
 // Requests returns the request log.
 func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
+	t := s.traffic
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]Request(nil), t.requests...)
 }
 
 func (s *Server) routes() http.Handler {
@@ -103,20 +120,20 @@ func (s *Server) routes() http.Handler {
 
 func (s *Server) handle(mux *http.ServeMux, pattern string, e Endpoint, h http.HandlerFunc) {
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		f, ok := s.logRequest(r, e)
-		if ok && f.Reset {
-			if hj, canHijack := w.(http.Hijacker); canHijack {
-				if conn, _, err := hj.Hijack(); err == nil {
-					conn.Close()
-					return
-				}
-			}
+		f, ok := s.traffic.log(r, e)
+		if ok && f.Reset && reset(w) {
+			return
 		}
 		if ok {
 			if f.Delay > 0 {
+				timer := time.NewTimer(f.Delay)
 				select {
-				case <-time.After(f.Delay):
+				case <-timer.C:
 				case <-r.Context().Done():
+					// The client gave up or the emulator is closing:
+					// drop the connection rather than answer.
+					timer.Stop()
+					reset(w)
 					return
 				}
 			}
@@ -144,16 +161,35 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, e Endpoint, h http.H
 	})
 }
 
-func (s *Server) logRequest(r *http.Request, e Endpoint) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = append(s.requests, Request{
+// reset drops the connection without an answer.
+func reset(w http.ResponseWriter) bool {
+	if m, ok := w.(*memoryResponse); ok {
+		m.reset()
+		return true
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return false
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// log records a request and returns the fault to serve it with, if any.
+func (t *traffic) log(r *http.Request, e Endpoint) (Fault, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.requests = append(t.requests, Request{
 		Time: time.Now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Endpoint: e,
 		ClientID: r.Header.Get("x-ms-client-id"), Bearer: strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "),
 	})
-	queue := s.faults[e]
+	queue := t.faults[e]
 	if len(queue) == 0 {
-		if fr, ok := s.faultRates[e]; ok && mathrand.Float64() < fr.rate {
+		if fr, ok := t.faultRates[e]; ok && mathrand.Float64() < fr.rate {
 			return fr.faults[mathrand.IntN(len(fr.faults))], true
 		}
 		return Fault{}, false
@@ -161,7 +197,7 @@ func (s *Server) logRequest(r *http.Request, e Endpoint) (Fault, bool) {
 	f := queue[0]
 	queue[0].Count--
 	if queue[0].Count <= 0 {
-		s.faults[e] = queue[1:]
+		t.faults[e] = queue[1:]
 	}
 	return f, true
 }

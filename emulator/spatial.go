@@ -2,7 +2,9 @@ package emulator
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -21,6 +23,7 @@ type geofenceQuery struct {
 	deviceID string
 	udid     string
 	mode     string
+	async    bool
 	q        geofence.Query
 }
 
@@ -28,8 +31,24 @@ func badSpatial(w http.ResponseWriter, code, msg string) {
 	writeMapsError(w, http.StatusBadRequest, code, msg)
 }
 
+// params looks query parameters up by name in any case, as the service
+// does: its own tutorial sends udId.
+type params url.Values
+
+func (p params) Get(name string) string {
+	if v := url.Values(p).Get(name); v != "" {
+		return v
+	}
+	for k, v := range p {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
 func parseGeofenceQuery(w http.ResponseWriter, r *http.Request, needUDID bool) (geofenceQuery, bool) {
-	v := r.URL.Query()
+	v := params(r.URL.Query())
 	gq := geofenceQuery{deviceID: v.Get("deviceId"), udid: v.Get("udid"), mode: v.Get("mode")}
 	if !spatialVersions[v.Get("api-version")] {
 		badSpatial(w, "400 BadRequest", "api-version must be 2022-08-01 (or 1.0).")
@@ -71,6 +90,14 @@ func parseGeofenceQuery(w http.ResponseWriter, r *http.Request, needUDID bool) (
 			return gq, false
 		}
 		gq.q.UserTime = t
+	}
+	if a := v.Get("isAsync"); a != "" {
+		async, err := strconv.ParseBool(a)
+		if err != nil {
+			badSpatial(w, "400 BadRequest", "isAsync must be true or false.")
+			return gq, false
+		}
+		gq.async = async
 	}
 	switch gq.mode {
 	case "", "All", "EnterAndExit":
@@ -123,17 +150,19 @@ func (s *Server) geofencePost(w http.ResponseWriter, r *http.Request, _ caller) 
 
 // fences returns an upload's fences, parsed once.
 func (s *Server) fences(udid string) ([]geofence.Fence, error) {
-	s.mu.Lock()
-	s.settle(time.Now())
-	d, cached := s.data[udid], s.fenceCache[udid]
-	s.mu.Unlock()
-	if d == nil || d.Status != "Completed" {
+	m := s.maps
+	m.mu.Lock()
+	m.settle(time.Now())
+	d, cached := m.data[udid], m.fenceCache[udid]
+	completed := d != nil && d.Status == "Completed"
+	m.mu.Unlock()
+	if !completed {
 		return nil, os.ErrNotExist
 	}
 	if cached != nil {
 		return cached, nil
 	}
-	f, err := os.Open(s.contentPath(udid))
+	f, err := os.Open(m.contentPath(udid))
 	if err != nil {
 		return nil, err
 	}
@@ -142,30 +171,46 @@ func (s *Server) fences(udid string) ([]geofence.Fence, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.fenceCache[udid] = fences
-	s.mu.Unlock()
+	m.mu.Lock()
+	m.fenceCache[udid] = fences
+	m.mu.Unlock()
 	return fences, nil
 }
 
-// answerGeofence evaluates and, in EnterAndExit mode, keeps only the
-// geometries whose inside or outside changed for this device.
+// geofenceAnswer is the Spatial service's answer: the evaluation, and with
+// isAsync whether an event was published.
+type geofenceAnswer struct {
+	geofence.Result
+	IsEventPublished *bool `json:"isEventPublished,omitempty"`
+}
+
+// answerGeofence evaluates, remembers where the device stands against each
+// fence, and with isAsync says whether an event would be published: in All
+// mode always, in EnterAndExit mode when the device entered or left a
+// fence (being inside at the first query counts as entering). As the
+// documented examples show, the geometries listed do not depend on mode.
 func (s *Server) answerGeofence(w http.ResponseWriter, gq geofenceQuery, fences []geofence.Fence) {
-	res := geofence.Evaluate(fences, gq.q)
-	geometries := []geofence.GeometryResult{}
-	s.mu.Lock()
-	for _, g := range res.Geometries {
+	ans := geofenceAnswer{Result: geofence.Evaluate(fences, gq.q)}
+	crossed := false
+	m := s.maps
+	m.mu.Lock()
+	for i, g := range ans.Geometries {
 		key := gq.deviceID + "\x00" + gq.udid + "\x00" + g.GeometryID
 		inside := geofence.Inside(g.Distance)
-		was, seen := s.fenceState[key]
-		s.fenceState[key] = inside
-		if gq.mode == "EnterAndExit" && (inside == was) && (seen || !inside) {
-			continue
+		// A device not seen before counts as outside.
+		if was := m.fenceState[key]; inside != was {
+			crossed = true
 		}
-		g.DeviceID, g.UDID = gq.deviceID, gq.udid
-		geometries = append(geometries, g)
+		m.fenceState[key] = inside
+		ans.Geometries[i].DeviceID, ans.Geometries[i].UDID = gq.deviceID, gq.udid
+		// Six decimals (about 0.1 m), as the service reports them.
+		ans.Geometries[i].NearestLat = math.Round(g.NearestLat*1e6) / 1e6
+		ans.Geometries[i].NearestLon = math.Round(g.NearestLon*1e6) / 1e6
 	}
-	s.mu.Unlock()
-	res.Geometries = geometries
-	writeJSON(w, http.StatusOK, res)
+	m.mu.Unlock()
+	if gq.async {
+		published := gq.mode != "EnterAndExit" || crossed
+		ans.IsEventPublished = &published
+	}
+	writeJSON(w, http.StatusOK, ans)
 }

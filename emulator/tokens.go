@@ -10,12 +10,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// issueTokens mints the token response for a user. The caller holds s.mu.
+// issueTokens mints the token response for a user. The caller holds s.id.mu.
 func (s *Server) issueTokens(u User, clientID string, scopes []string, now time.Time) (map[string]any, error) {
 	oid, tid := u.ObjectID(), s.opts.TenantID
 	exp := now.Add(s.opts.AccessTokenLifetime)
 	uti := randomToken(16)
-	s.issuedAt[uti] = time.Now()
+	s.id.issuedAt[uti] = time.Now()
 	access, err := s.sign(jwt.MapClaims{
 		"aud":         MapsAudience,
 		"iss":         "https://sts.windows.net/" + tid + "/",
@@ -59,8 +59,8 @@ func (s *Server) issueTokens(u User, clientID string, scopes []string, now time.
 		return nil, fmt.Errorf("encode client_info: %w", err)
 	}
 	rt := "1.emu." + randomToken(64)
-	s.refresh[refreshKey(rt)] = &refreshGrant{user: u, clientID: clientID, issued: now}
-	if err := s.saveRefreshTokens(); err != nil {
+	s.id.refresh[refreshKey(rt)] = &refreshGrant{user: u, clientID: clientID, issued: now}
+	if err := s.id.saveRefreshTokens(); err != nil {
 		return nil, err
 	}
 	lifetime := int(s.opts.AccessTokenLifetime.Seconds())

@@ -12,48 +12,13 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
 
 	"github.com/mapsdevice/mapsdevice/emulator"
+	"github.com/mapsdevice/mapsdevice/emulator/emulatortest"
 	"github.com/mapsdevice/mapsdevice/internal/auth"
 	"github.com/mapsdevice/mapsdevice/internal/auth/tokenstore"
 )
 
-func newEmulator(t *testing.T, opts emulator.Options) *emulator.Server {
-	t.Helper()
-	if opts.Interval == 0 {
-		opts.Interval = time.Second
-	}
-	srv, err := emulator.New(opts)
-	if err != nil {
-		t.Fatalf("start emulator: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
-}
-
-func newClient(t *testing.T, srv *emulator.Server, store auth.Store) *auth.Client {
-	t.Helper()
-	c, err := auth.New(auth.Config{
-		Authority: srv.Authority(),
-		ClientID:  srv.ClientID(),
-		Transport: srv.Client().Transport,
-		Store:     store,
-	})
-	if err != nil {
-		t.Fatalf("auth.New: %v", err)
-	}
-	return c
-}
-
-// signIn runs the device code flow, with approve acting as the person.
-func signIn(t *testing.T, ctx context.Context, c *auth.Client, act func(userCode string)) (*auth.DeviceCode, auth.Result, error) {
-	t.Helper()
-	dc, err := c.StartDeviceCode(ctx)
-	if err != nil {
-		t.Fatalf("StartDeviceCode: %v", err)
-	}
-	act(dc.UserCode)
-	res, err := dc.Wait(ctx)
-	return dc, res, err
-}
+// The emulator listens over TLS here: these tests are about MSAL, and
+// MSAL talks to Entra ID over TLS.
 
 // testCtx bounds a test, so a client that polls wrongly fails instead of
 // waiting for its code to expire.
@@ -73,11 +38,11 @@ func kindOf(err error) (auth.Kind, bool) {
 
 func TestDeviceCodeApproveThenSilent(t *testing.T) {
 	ctx := t.Context()
-	srv := newEmulator(t, emulator.Options{})
+	srv := emulatortest.Start(t, emulator.Options{})
 	store := &tokenstore.Memory{}
-	c := newClient(t, srv, store)
+	c := emulatortest.NewClient(t, srv, store)
 
-	dc, res, err := signIn(t, ctx, c, func(code string) {
+	dc, res, err := emulatortest.DeviceCode(t, ctx, c, func(code string) {
 		if err := srv.Approve(code, emulator.ReaderUser); err != nil {
 			t.Errorf("Approve: %v", err)
 		}
@@ -134,10 +99,10 @@ func TestDeviceCodeOutcomes(t *testing.T) {
 			if tt.user.Username != "" {
 				opts.Users = []emulator.User{tt.user}
 			}
-			srv := newEmulator(t, opts)
+			srv := emulatortest.Start(t, opts)
 			store := &tokenstore.Memory{}
-			c := newClient(t, srv, store)
-			_, _, err := signIn(t, testCtx(t), c, func(code string) {
+			c := emulatortest.NewClient(t, srv, store)
+			_, _, err := emulatortest.DeviceCode(t, testCtx(t), c, func(code string) {
 				if err := tt.act(srv, code); err != nil {
 					t.Errorf("emulator: %v", err)
 				}
@@ -163,8 +128,8 @@ func isSignInNeeded(err error) bool {
 func TestPollingHonoursInterval(t *testing.T) {
 	t.Parallel()
 	const interval = 2 * time.Second
-	srv := newEmulator(t, emulator.Options{Interval: interval})
-	c := newClient(t, srv, &tokenstore.Memory{})
+	srv := emulatortest.Start(t, emulator.Options{Interval: interval})
+	c := emulatortest.NewClient(t, srv, &tokenstore.Memory{})
 	dc, err := c.StartDeviceCode(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +161,7 @@ func TestPollingHonoursInterval(t *testing.T) {
 // on its own polls too fast for the interval.
 func TestEmulatorSaysSlowDownToUnpacedMSAL(t *testing.T) {
 	t.Parallel()
-	srv := newEmulator(t, emulator.Options{Interval: 2 * time.Second})
+	srv := emulatortest.Start(t, emulator.Options{Interval: 2 * time.Second})
 	app, err := public.New(srv.ClientID(), public.WithAuthority(srv.Authority()),
 		public.WithHTTPClient(srv.Client()), public.WithInstanceDiscovery(false))
 	if err != nil {
@@ -226,8 +191,8 @@ func TestEmulatorSaysSlowDownToUnpacedMSAL(t *testing.T) {
 func TestSlowDownAddsFiveSeconds(t *testing.T) {
 	t.Parallel()
 	const interval = time.Second
-	srv := newEmulator(t, emulator.Options{Interval: interval})
-	c := newClient(t, srv, &tokenstore.Memory{})
+	srv := emulatortest.Start(t, emulator.Options{Interval: interval})
+	c := emulatortest.NewClient(t, srv, &tokenstore.Memory{})
 	dc, err := c.StartDeviceCode(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -264,9 +229,9 @@ func waitForExpiry() { time.Sleep(1500 * time.Millisecond) }
 
 func TestRevokedRefreshToken(t *testing.T) {
 	t.Parallel()
-	srv := newEmulator(t, emulator.Options{AccessTokenLifetime: shortLived})
-	c := newClient(t, srv, &tokenstore.Memory{})
-	if _, _, err := signIn(t, testCtx(t), c, func(code string) { srv.Approve(code, "") }); err != nil {
+	srv := emulatortest.Start(t, emulator.Options{AccessTokenLifetime: shortLived})
+	c := emulatortest.NewClient(t, srv, &tokenstore.Memory{})
+	if _, _, err := emulatortest.DeviceCode(t, testCtx(t), c, func(code string) { srv.Approve(code, "") }); err != nil {
 		t.Fatal(err)
 	}
 	waitForExpiry()
@@ -291,10 +256,10 @@ func TestRotatedRefreshTokenSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	state, home := t.TempDir(), t.TempDir()
 	opts := emulator.Options{StateDir: state, AccessTokenLifetime: shortLived, SingleUseRefreshTokens: true}
-	srv := newEmulator(t, opts)
+	srv := emulatortest.Start(t, opts)
 	opts.Listen = strings.TrimPrefix(srv.URL(), "https://")
-	c := newClient(t, srv, tokenstore.NewFile(home, "default"))
-	if _, _, err := signIn(t, testCtx(t), c, func(code string) { srv.Approve(code, "") }); err != nil {
+	c := emulatortest.NewClient(t, srv, tokenstore.NewFile(home, "default"))
+	if _, _, err := emulatortest.DeviceCode(t, testCtx(t), c, func(code string) { srv.Approve(code, "") }); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 2 {
@@ -304,8 +269,8 @@ func TestRotatedRefreshTokenSurvivesRestart(t *testing.T) {
 		}
 	}
 	srv.Close()
-	srv = newEmulator(t, opts)
-	c = newClient(t, srv, tokenstore.NewFile(home, "default"))
+	srv = emulatortest.Start(t, opts)
+	c = emulatortest.NewClient(t, srv, tokenstore.NewFile(home, "default"))
 	waitForExpiry()
 	res, err := c.Token(t.Context())
 	if err != nil || res.FromCache {
@@ -318,11 +283,11 @@ func TestRotatedRefreshTokenSurvivesRestart(t *testing.T) {
 
 func TestSignOutForgetsEverything(t *testing.T) {
 	t.Parallel()
-	srv := newEmulator(t, emulator.Options{})
+	srv := emulatortest.Start(t, emulator.Options{})
 	home := t.TempDir()
 	store := tokenstore.NewFile(home, "default")
-	c := newClient(t, srv, store)
-	if _, _, err := signIn(t, testCtx(t), c, func(code string) { srv.Approve(code, "") }); err != nil {
+	c := emulatortest.NewClient(t, srv, store)
+	if _, _, err := emulatortest.DeviceCode(t, testCtx(t), c, func(code string) { srv.Approve(code, "") }); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.SignOut(t.Context()); err != nil {
@@ -337,7 +302,7 @@ func TestSignOutForgetsEverything(t *testing.T) {
 }
 
 func TestFailuresAreClassified(t *testing.T) {
-	srv := newEmulator(t, emulator.Options{})
+	srv := emulatortest.Start(t, emulator.Options{})
 	t.Run("unknown client id", func(t *testing.T) {
 		c, _ := auth.New(auth.Config{Authority: srv.Authority(), ClientID: "11111111-2222-3333-4444-555555555555", Transport: srv.Client().Transport, Store: &tokenstore.Memory{}})
 		_, err := c.StartDeviceCode(t.Context())
@@ -364,7 +329,7 @@ func TestFailuresAreClassified(t *testing.T) {
 	})
 	t.Run("server error", func(t *testing.T) {
 		srv.InjectFault(emulator.EndpointDeviceCode, emulator.Fault{Status: 503})
-		c := newClient(t, srv, &tokenstore.Memory{})
+		c := emulatortest.NewClient(t, srv, &tokenstore.Memory{})
 		_, err := c.StartDeviceCode(t.Context())
 		if k, _ := kindOf(err); k != auth.KindService || strings.Contains(err.Error(), "{") {
 			t.Errorf("got %v, want a service error with no raw body", err)
@@ -379,26 +344,26 @@ func TestFailuresAreClassified(t *testing.T) {
 
 func TestUnreadableStoreIsReplacedAtLogin(t *testing.T) {
 	t.Parallel()
-	srv := newEmulator(t, emulator.Options{})
+	srv := emulatortest.Start(t, emulator.Options{})
 	home := t.TempDir()
 	store := tokenstore.NewFile(home, "default")
 	if err := store.Write([]byte("not json")); err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(t, srv, store)
+	c := emulatortest.NewClient(t, srv, store)
 	if _, err := c.Token(t.Context()); !isSignInNeeded(err) {
 		t.Fatalf("Token on a corrupt store = %v, want sign-in needed", err)
 	}
-	dc, res, err := signIn(t, testCtx(t), c, func(code string) { srv.Approve(code, "") })
+	dc, res, err := emulatortest.DeviceCode(t, testCtx(t), c, func(code string) { srv.Approve(code, "") })
 	if err != nil || dc.Reset == nil || res.Account.Username == "" {
 		t.Fatalf("login over a corrupt store: %v (reset %v)", err, dc.Reset)
 	}
 }
 
 func TestFreshIgnoresTheCache(t *testing.T) {
-	srv := newEmulator(t, emulator.Options{})
-	c := newClient(t, srv, &tokenstore.Memory{})
-	_, first, err := signIn(t, testCtx(t), c, func(code string) { srv.Approve(code, "") })
+	srv := emulatortest.Start(t, emulator.Options{})
+	c := emulatortest.NewClient(t, srv, &tokenstore.Memory{})
+	_, first, err := emulatortest.DeviceCode(t, testCtx(t), c, func(code string) { srv.Approve(code, "") })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +17,10 @@ import (
 	orbgeo "github.com/paulmach/orb/geo"
 
 	"github.com/paulmach/orb"
+	"go.uber.org/goleak"
 
 	"github.com/mapsdevice/mapsdevice/emulator"
-	"github.com/mapsdevice/mapsdevice/internal/auth"
-	"github.com/mapsdevice/mapsdevice/internal/auth/tokenstore"
+	"github.com/mapsdevice/mapsdevice/emulator/emulatortest"
 	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 )
 
@@ -29,55 +30,25 @@ const sample = `{"type":"FeatureCollection","features":[
 
 var centre = orb.Point{-122.126986, 47.639754}
 
-// tokens signs a user in through the real MSAL path and hands out tokens.
-type tokens struct {
-	c     *auth.Client
-	fresh int
-}
-
-func (t *tokens) Token(ctx context.Context, refresh bool) (string, error) {
-	get := t.c.Token
-	if refresh {
-		t.fresh++
-		get = t.c.Fresh
-	}
-	res, err := get(ctx)
-	return res.AccessToken, err
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }
 
 type fixture struct {
 	srv    *emulator.Server
-	tokens *tokens
+	tokens *emulatortest.Tokens
 }
 
+// newFixture starts an emulator in memory and signs user in through the
+// real MSAL client over the in-memory transport, so every test runs the
+// sign-in and the Maps client end to end without a port.
 func newFixture(t *testing.T, opts emulator.Options, user string) fixture {
 	t.Helper()
-	opts.Interval = time.Second
 	if opts.MapsOperationTime == 0 {
 		opts.MapsOperationTime = 300 * time.Millisecond
 	}
-	srv, err := emulator.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	c, err := auth.New(auth.Config{Authority: srv.Authority(), ClientID: srv.ClientID(), Transport: srv.Client().Transport, Store: &tokenstore.Memory{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dc, err := c.StartDeviceCode(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Approve(dc.UserCode, user); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	if _, err := dc.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return fixture{srv: srv, tokens: &tokens{c: c}}
+	srv := emulatortest.StartInMemory(t, opts)
+	return fixture{srv: srv, tokens: &emulatortest.Tokens{Client: emulatortest.SignIn(t, srv, user)}}
 }
 
 func (f fixture) client(t *testing.T, cfg azmaps.Config) *azmaps.Client {
@@ -191,33 +162,33 @@ func TestGeofenceGetAndPost(t *testing.T) {
 			}
 		})
 	}
-	t.Run("EnterAndExit", func(t *testing.T) {
+	t.Run("EnterAndExit lists every fence", func(t *testing.T) {
+		// The mode decides which events the service publishes, not what
+		// it answers: its documented EnterAndExit answers list every fence.
 		far := orbgeo.PointAtBearingAndDistance(centre, 180, 5000)
-		req := azmaps.GeofenceRequest{DeviceID: "truck-7", UDID: udid, Lat: far[1], Lon: far[0], Mode: "EnterAndExit"}
-		ids := func() []string {
+		req := azmaps.GeofenceRequest{DeviceID: "truck-7", UDID: udid, Mode: "EnterAndExit"}
+		for _, step := range []struct {
+			name string
+			at   orb.Point
+			want []bool // inside the circle, inside the campus
+		}{
+			{"far away", far, []bool{false, false}},
+			{"at the centre", centre, []bool{true, true}},
+			{"again", centre, []bool{true, true}},
+			{"1 km south", away, []bool{false, true}},
+		} {
+			req.Lat, req.Lon = step.at[1], step.at[0]
 			res, err := c.Geofence(ctx, req, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var out []string
+			var got []bool
 			for _, g := range res.Geometries {
-				out = append(out, g.GeometryID)
+				got = append(got, g.Distance < 0)
 			}
-			return out
-		}
-		if got := ids(); len(got) != 0 {
-			t.Errorf("outside at first: %v, want nothing", got)
-		}
-		req.Lat, req.Lon = centre[1], centre[0]
-		if got := ids(); len(got) != 2 {
-			t.Errorf("entering both: %v", got)
-		}
-		if got := ids(); len(got) != 0 {
-			t.Errorf("staying inside: %v, want nothing", got)
-		}
-		req.Lat, req.Lon = away[1], away[0]
-		if got := ids(); len(got) != 1 || got[0] != "001" {
-			t.Errorf("leaving the circle only: %v", got)
+			if !slices.Equal(got, step.want) {
+				t.Errorf("%s: inside %v, want %v", step.name, got, step.want)
+			}
 		}
 	})
 	t.Run("reader cannot upload", func(t *testing.T) {
@@ -252,12 +223,12 @@ func TestAuthFailures(t *testing.T) {
 	t.Run("expired token is refreshed once", func(t *testing.T) {
 		c := f.client(t, azmaps.Config{})
 		f.srv.ExpireAccessTokens()
-		before := f.tokens.fresh
+		before := f.tokens.Fresh()
 		if _, err := c.List(ctx); err != nil {
 			t.Fatalf("List after expiry: %v", err)
 		}
-		if f.tokens.fresh != before+1 {
-			t.Errorf("%d fresh tokens asked for, want 1", f.tokens.fresh-before)
+		if n := f.tokens.Fresh() - before; n != 1 {
+			t.Errorf("%d fresh tokens asked for, want 1", n)
 		}
 	})
 	t.Run("wrong x-ms-client-id", func(t *testing.T) {
