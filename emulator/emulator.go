@@ -61,9 +61,8 @@
 //     evaluate with the project's own geofence package: great-circle
 //     distances on a sphere of radius 6,378,137 m (within 0.7% of WGS84),
 //     rounded to the decimetre, ±999 beyond searchBuffer, nearest points
-//     to six decimals, validityTime and expiry as documented (times need a
-//     UTC offset, which the service did not ask for); z is accepted but
-//     fences are 2D. Query parameter names match in any case. Every answer
+//     to six decimals, validityTime and expiry as documented (a time with
+//     no offset is read as UTC); z is accepted but fences are 2D. Query parameter names match in any case. Every answer
 //     lists every fence, whatever the mode. With isAsync=true it says
 //     whether an event would have been published (isEventPublished: in
 //     EnterAndExit mode only when the device crossed a border since its last
