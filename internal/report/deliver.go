@@ -98,7 +98,7 @@ func (r *Reporter) alreadyStored(ctx context.Context, b spool.Batch) (bool, erro
 			continue
 		}
 		for m.UploadStatus == "Pending" {
-			if err := backoff.Sleep(ctx, time.Second); err != nil {
+			if err := r.sleep(ctx, time.Second); err != nil {
 				return false, err
 			}
 			if m, err = r.maps.Metadata(ctx, m.UDID); err != nil {
@@ -131,14 +131,14 @@ func (r *Reporter) deliverLoop(ctx context.Context, drain <-chan struct{}) error
 		if err != nil {
 			return err
 		}
-		ready := st.Depth >= r.opts.BatchSize || (st.Depth > 0 && (draining || time.Since(st.Oldest) >= r.opts.MaxDelay))
+		ready := st.Depth >= r.opts.BatchSize || (st.Depth > 0 && (draining || r.clock.Now().Sub(st.Oldest) >= r.opts.MaxDelay))
 		if !ready {
 			if draining && st.Depth == 0 {
 				return nil
 			}
 			wait := r.opts.MaxDelay
 			if st.Depth > 0 {
-				wait = max(10*time.Millisecond, r.opts.MaxDelay-time.Since(st.Oldest))
+				wait = max(10*time.Millisecond, r.opts.MaxDelay-r.clock.Now().Sub(st.Oldest))
 			}
 			select {
 			case <-ctx.Done():
@@ -146,7 +146,7 @@ func (r *Reporter) deliverLoop(ctx context.Context, drain <-chan struct{}) error
 			case <-r.newData:
 			case <-drain:
 				draining = true
-			case <-time.After(wait):
+			case <-r.clock.After(wait):
 			}
 			continue
 		}
@@ -173,13 +173,16 @@ func (r *Reporter) deliverLoop(ctx context.Context, drain <-chan struct{}) error
 		if needsSignIn(err) {
 			delay = r.opts.SignInRetry
 			if !signInLogged {
-				r.log.Error("sign-in needed: readings keep spooling; run 'mapsdevice login' as this user and delivery resumes by itself", "error", err.Error())
+				r.log.Error("sign-in needed: readings keep spooling, and delivery resumes by itself once signed in", "error", err.Error())
+				if r.opts.OnSignInNeeded != nil {
+					r.opts.OnSignInNeeded(err)
+				}
 				signInLogged = true
 			}
 		} else {
 			r.log.Warn("delivery failed; will retry", "error", err.Error(), "retry_in", delay.Round(time.Millisecond).String(), "spooled", st.Depth)
 		}
-		if err := backoff.Sleep(ctx, delay); err != nil {
+		if err := r.sleep(ctx, delay); err != nil {
 			return nil
 		}
 	}

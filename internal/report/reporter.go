@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/mapsdevice/mapsdevice/internal/backoff"
 	"github.com/mapsdevice/mapsdevice/internal/report/spool"
 )
 
@@ -22,15 +21,22 @@ type Options struct {
 	StateDir string
 	DeviceID string
 	// BatchSize and MaxDelay decide when a batch goes: when it is full or
-	// its oldest reading has waited MaxDelay.
+	// its oldest reading has waited MaxDelay. Zero means 500 readings and
+	// 5 s.
 	BatchSize int
 	MaxDelay  time.Duration
 	SpoolMax  int
 	SpoolFull spool.Policy
-	// SignInRetry is how often delivery tries again while sign-in is needed.
+	// SignInRetry is how often delivery tries again while sign-in is
+	// needed. Zero means 30 s.
 	SignInRetry time.Duration
 	// Follow keeps reading a file past its end, as tail -f does.
 	Follow bool
+	// OnSignInNeeded, if set, is called when delivery finds that sign-in
+	// is needed, once until a delivery succeeds again.
+	OnSignInNeeded func(error)
+	// Clock is the time to batch and wait by; nil means the real time.
+	Clock Clock
 }
 
 // Reporter moves readings from an input to Azure Maps.
@@ -40,6 +46,7 @@ type Reporter struct {
 	fences  Fencer
 	spool   *spool.Spool
 	log     *slog.Logger
+	clock   Clock
 	events  *transitions
 	status  *statusFile
 	newData chan struct{}
@@ -48,19 +55,31 @@ type Reporter struct {
 
 // New opens the spool. Close it when done.
 func New(opts Options, maps Maps, fences Fencer, events io.Writer, log *slog.Logger) (*Reporter, error) {
-	if opts.BatchSize <= 0 {
+	switch {
+	case opts.BatchSize < 0:
+		return nil, fmt.Errorf("batch size %d: must not be negative", opts.BatchSize)
+	case opts.MaxDelay < 0:
+		return nil, fmt.Errorf("maximum delay %v: must not be negative", opts.MaxDelay)
+	case opts.SignInRetry < 0:
+		return nil, fmt.Errorf("sign-in retry %v: must not be negative", opts.SignInRetry)
+	}
+	if opts.BatchSize == 0 {
 		opts.BatchSize = 500
 	}
-	if opts.MaxDelay <= 0 {
+	if opts.MaxDelay == 0 {
 		opts.MaxDelay = 5 * time.Second
 	}
-	if opts.SignInRetry <= 0 {
+	if opts.SignInRetry == 0 {
 		opts.SignInRetry = 30 * time.Second
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = systemClock{}
 	}
 	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state folder: %w", err)
 	}
-	sp, err := spool.Open(filepath.Join(opts.StateDir, "spool.db"), opts.SpoolMax, opts.SpoolFull)
+	sp, err := spool.Open(filepath.Join(opts.StateDir, "spool.db"), opts.SpoolMax, opts.SpoolFull, clock.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -70,17 +89,23 @@ func New(opts Options, maps Maps, fences Fencer, events io.Writer, log *slog.Log
 		return nil, fmt.Errorf("open dead-letter file: %w", err)
 	}
 	return &Reporter{
-		opts: opts, maps: maps, fences: fences, spool: sp, log: log, dead: dead,
+		opts: opts, maps: maps, fences: fences, spool: sp, log: log, clock: clock, dead: dead,
 		events:  &transitions{inside: map[string]bool{}, out: events},
-		status:  &statusFile{path: StatusPath(opts.StateDir), spool: sp},
+		status:  &statusFile{path: StatusPath(opts.StateDir), spool: sp, clock: clock, log: log},
 		newData: make(chan struct{}, 1),
 	}, nil
 }
 
-// Close closes the spool.
+// Close closes the spool and the dead-letter file.
 func (r *Reporter) Close() error {
-	r.dead.Close()
-	return r.spool.Close()
+	derr := r.dead.Close()
+	if err := r.spool.Close(); err != nil {
+		return err
+	}
+	if derr != nil {
+		return fmt.Errorf("close dead-letter file: %w", derr)
+	}
+	return nil
 }
 
 // DeadLetterPath and StatusPath are where a reporter keeps its files.
@@ -90,9 +115,16 @@ func DeadLetterPath(dir string) string { return filepath.Join(dir, "deadletter.n
 func StatusPath(dir string) string { return filepath.Join(dir, "status.json") }
 
 // Run reads readings until the input ends, then delivers what is spooled
-// and returns. When ctx ends it returns within moments, leaving what is
-// undelivered in the spool; a read blocked on the input is left behind.
-func (r *Reporter) Run(ctx context.Context, in io.Reader) error {
+// and returns. When ctx ends it leaves what is undelivered in the spool,
+// closes in to end a read in progress, and returns once its goroutines
+// have ended. Run owns in and always closes it.
+//
+// Whether closing ends a read depends on in: a pipe from io.Pipe or
+// os.Pipe, or a FIFO or terminal opened with os.Open, ends at once. A file
+// in blocking mode, such as os.Stdin as Go opens it, does not: Run then
+// returns with the next line or the end of input. Interruptible turns such
+// a file into one that ends at once.
+func (r *Reporter) Run(ctx context.Context, in io.ReadCloser) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	drain := make(chan struct{})
@@ -100,12 +132,13 @@ func (r *Reporter) Run(ctx context.Context, in io.Reader) error {
 	ingestDone := make(chan error, 1)
 	deliverDone := make(chan error, 1)
 	fencesDone := make(chan struct{})
-	stop := r.status.run(ctx)
-	defer stop()
+	stopStatus := r.status.run()
+	defer stopStatus()
 
 	go func() {
-		ingestDone <- r.ingest(ctx, in, accepted)
+		err := r.ingest(ctx, in, accepted)
 		close(accepted)
+		ingestDone <- err
 	}()
 	go func() { deliverDone <- r.deliverLoop(ctx, drain) }()
 	go func() {
@@ -113,22 +146,36 @@ func (r *Reporter) Run(ctx context.Context, in io.Reader) error {
 		r.watchFences(ctx, accepted)
 	}()
 
-	var err error
+	var err, derr error
+	ingested := false
 	select {
 	case err = <-ingestDone:
+		ingested = true
 		if err != nil {
 			cancel()
 		} else {
 			close(drain)
 		}
+		derr = <-deliverDone
+	case derr = <-deliverDone:
 	case <-ctx.Done():
-	}
-	if derr := <-deliverDone; err == nil {
-		err = derr
+		derr = <-deliverDone
 	}
 	cancel()
+	cerr := in.Close()
+	if !ingested {
+		err = <-ingestDone
+	}
 	<-fencesDone
-	return err
+	switch {
+	case err != nil:
+		return err
+	case derr != nil:
+		return derr
+	case ingested && cerr != nil:
+		return fmt.Errorf("close readings input: %w", cerr)
+	}
+	return nil
 }
 
 // ingest commits readings as they come, grouping what is already buffered
@@ -151,7 +198,7 @@ func (r *Reporter) ingest(ctx context.Context, in io.Reader, accepted chan<- Rea
 		}
 		if err := r.spool.Append(ctx, records); err != nil {
 			if errors.Is(err, spool.ErrFull) || ctx.Err() != nil {
-				return ctx.Err()
+				return nil // stopping: what was not committed was not accepted
 			}
 			return err
 		}
@@ -183,7 +230,7 @@ func (r *Reporter) ingest(ctx context.Context, in io.Reader, accepted chan<- Rea
 			if ferr := flush(); ferr != nil {
 				return ferr
 			}
-			if backoff.Sleep(ctx, 200*time.Millisecond) != nil {
+			if ctx.Err() != nil || r.sleep(ctx, 200*time.Millisecond) != nil {
 				return nil
 			}
 			continue
@@ -193,14 +240,11 @@ func (r *Reporter) ingest(ctx context.Context, in io.Reader, accepted chan<- Rea
 				return ferr
 			}
 		}
-		if err == io.EOF {
-			return nil
+		if ctx.Err() != nil || err == io.EOF {
+			return nil // when stopping, a read error is the closed input
 		}
 		if err != nil {
 			return fmt.Errorf("read readings: %w", err)
-		}
-		if ctx.Err() != nil {
-			return nil
 		}
 	}
 }

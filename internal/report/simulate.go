@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"time"
@@ -10,12 +11,20 @@ import (
 
 // Simulate writes readings of a device that drives west to east along
 // 47.6398° N, through the demo's 500 m circle and campus polygon, and back,
-// reporting temperature and humidity. count 0 means without end.
+// reporting temperature and humidity, rate readings a second. count 0
+// means without end.
 func Simulate(ctx context.Context, w io.Writer, deviceID string, rate float64, count int) error {
-	if rate <= 0 {
-		rate = 10
+	if math.IsNaN(rate) || rate <= 0 || math.IsInf(rate, 0) {
+		return fmt.Errorf("rate %g: must be a positive number of readings a second", rate)
 	}
-	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	interval := time.Duration(float64(time.Second) / rate)
+	if interval <= 0 {
+		return fmt.Errorf("rate %g: must be at most %d readings a second", rate, int(time.Second))
+	}
+	if count < 0 {
+		return fmt.Errorf("count %d: must not be negative", count)
+	}
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	const west, east, lat = -122.15, -122.10, 47.6398
 	for i := 0; count == 0 || i < count; i++ {

@@ -1,13 +1,15 @@
 package report
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/mapsdevice/mapsdevice/internal/atomicfile"
 	"github.com/mapsdevice/mapsdevice/internal/report/spool"
 )
 
@@ -26,24 +28,32 @@ type Status struct {
 type statusFile struct {
 	path  string
 	spool *spool.Spool
+	clock Clock
+	log   *slog.Logger
 	mu    sync.Mutex
 	st    Status
+	// lastErr is the cause of the last write error logged, so that a
+	// failing disk is reported once rather than every 2 s. Only the writer
+	// touches it.
+	lastErr string
 }
 
 func (s *statusFile) success(int) {
 	s.mu.Lock()
-	s.st.LastSuccess = time.Now()
+	s.st.LastSuccess = s.clock.Now()
 	s.mu.Unlock()
 }
 
 func (s *statusFile) failure(err error) {
 	s.mu.Lock()
-	s.st.LastError, s.st.LastErrorAt = err.Error(), time.Now()
+	s.st.LastError, s.st.LastErrorAt = err.Error(), s.clock.Now()
 	s.mu.Unlock()
 }
 
-// run writes the file every 2 s; the returned func writes it a last time.
-func (s *statusFile) run(ctx context.Context) func() {
+// run writes the file every 2 s of real time, so that 'report --status'
+// sees a live process whatever clock delivery runs by. The returned func
+// stops the writer and writes the file a last time.
+func (s *statusFile) run() (stop func()) {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -56,9 +66,6 @@ func (s *statusFile) run(ctx context.Context) func() {
 			case <-t.C:
 			case <-done:
 				return
-			case <-ctx.Done():
-				<-done
-				return
 			}
 		}
 	}()
@@ -69,19 +76,38 @@ func (s *statusFile) run(ctx context.Context) func() {
 	}
 }
 
+// write writes the file, logging a failure once until the file is written
+// again or fails otherwise.
 func (s *statusFile) write(running bool) {
-	st, err := s.spool.Stats()
-	if err != nil {
+	err := s.writeFile(running)
+	if err == nil {
+		s.lastErr = ""
 		return
 	}
-	s.mu.Lock()
-	s.st.Stats, s.st.Updated, s.st.Running, s.st.PID = st, time.Now(), running, os.Getpid()
-	data, _ := json.MarshalIndent(s.st, "", "  ")
-	s.mu.Unlock()
-	tmp := s.path + ".tmp"
-	if os.WriteFile(tmp, data, 0o600) == nil {
-		os.Rename(tmp, s.path)
+	// The cause, not the message: that names a new temporary file each time.
+	cause := err
+	for errors.Unwrap(cause) != nil {
+		cause = errors.Unwrap(cause)
 	}
+	if cause.Error() != s.lastErr {
+		s.lastErr = cause.Error()
+		s.log.Warn("could not write the status file", "path", s.path, "error", err.Error())
+	}
+}
+
+func (s *statusFile) writeFile(running bool) error {
+	st, err := s.spool.Stats()
+	if err != nil {
+		return fmt.Errorf("read spool: %w", err)
+	}
+	s.mu.Lock()
+	s.st.Stats, s.st.Updated, s.st.Running, s.st.PID = st, s.clock.Now(), running, os.Getpid()
+	data, err := json.MarshalIndent(s.st, "", "  ")
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(s.path, data, 0o600)
 }
 
 // ReadStatus reads the status a reporter left in dir.

@@ -66,6 +66,7 @@ type Spool struct {
 	db     *bolt.DB
 	max    int
 	policy Policy
+	now    func() time.Time
 
 	appends chan *appendReq
 	quit    chan struct{} // closed by Close
@@ -90,12 +91,16 @@ var ErrClosed = errors.New("the spool is closed")
 // Open opens or creates the spool file. max bounds the readings kept: with
 // DropOldest the oldest go first (never those of the batch in flight, which
 // may overflow the bound by its size); with Block, Append waits for room.
-func Open(path string, max int, policy Policy) (*Spool, error) {
+// now stamps readings as they are accepted (nil means time.Now).
+func Open(path string, max int, policy Policy, now func() time.Time) (*Spool, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("spool size %d: must be at least 1", max)
 	}
 	if policy != DropOldest && policy != Block {
 		return nil, fmt.Errorf("spool policy %q: use drop-oldest or block", policy)
+	}
+	if now == nil {
+		now = time.Now
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
@@ -104,7 +109,7 @@ func Open(path string, max int, policy Policy) (*Spool, error) {
 		}
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
-	s := &Spool{db: db, max: max, policy: policy, appends: make(chan *appendReq, 64), quit: make(chan struct{}), done: make(chan struct{}), space: make(chan struct{}, 1)}
+	s := &Spool{db: db, max: max, policy: policy, now: now, appends: make(chan *appendReq, 64), quit: make(chan struct{}), done: make(chan struct{}), space: make(chan struct{}, 1)}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketReadings); err != nil {
 			return err
@@ -211,7 +216,7 @@ func (s *Spool) commitLoop() {
 
 func (s *Spool) commit(group []*appendReq) []error {
 	errs := make([]error, len(group))
-	now := time.Now()
+	now := s.now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketReadings)
 		c := s.load(tx)

@@ -11,7 +11,7 @@ import (
 
 func open(t *testing.T, path string, max int, p Policy) *Spool {
 	t.Helper()
-	s, err := Open(path, max, p)
+	s, err := Open(path, max, p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestConcurrentAppendsAreGrouped(t *testing.T) {
 func TestSecondOpenIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "spool.db")
 	open(t, path, 10, DropOldest)
-	if _, err := Open(path, 10, DropOldest); err == nil {
+	if _, err := Open(path, 10, DropOldest, nil); err == nil {
 		t.Fatal("a second reporter opened the same spool")
 	}
 }
@@ -150,7 +150,7 @@ func TestSecondOpenIsRefused(t *testing.T) {
 // BenchmarkIngest is spool ingest with grouped commits: 8 writers, each
 // appending 100 readings at a time.
 func BenchmarkIngest(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "spool.db"), 1<<30, DropOldest)
+	s, err := Open(filepath.Join(b.TempDir(), "spool.db"), 1<<30, DropOldest, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
