@@ -2,7 +2,7 @@ package cli
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,42 +14,39 @@ import (
 	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 )
 
+type apiOptions struct {
+	mapsOptions
+	Method string
+	Query  stringList
+	Data   string
+}
+
 func newAPICmd(stdio Stdio) *ffcli.Command {
-	var m mapsSettings
-	var method, data string
-	var query stringList
-	fs := newFlagSet("api", stdio)
-	m.registerMaps(fs)
-	fs.StringVar(&method, "X", "GET", "HTTP method")
-	fs.Var(&query, "query", "a query parameter key=value; repeat for more")
-	fs.StringVar(&data, "data", "", "request body: @FILE, or - for standard input")
-	return &ffcli.Command{
-		Name:       "api",
-		ShortUsage: "mapsdevice api [-X METHOD] PATH [--query k=v]... [--data @file|-]",
-		ShortHelp:  "send an authenticated request to Azure Maps",
-		LongHelp: strings.TrimSpace(`
+	var o apiOptions
+	return newLeaf(leaf{
+		Command: ffcli.Command{
+			Name:       "api",
+			ShortUsage: "mapsdevice api [-X METHOD] PATH [--query k=v]... [--data @file|-]",
+			ShortHelp:  "send an authenticated request to Azure Maps",
+			LongHelp: strings.TrimSpace(`
 Send a request to the Maps endpoint with the signed-in account's token and
 x-ms-client-id (or the shared key), and print the response body. For
 example:
   mapsdevice api /route/directions/json --query api-version=1.0 \
     --query query=52.50931,13.42936:52.50274,13.43872`),
-		FlagSet:   fs,
-		UsageFunc: usage,
-		Options:   parseOptions(),
-		Exec: func(ctx context.Context, args []string) error {
-			pos, err := interspersed(fs, args)
-			if err == nil && len(pos) != 1 {
-				err = usageError{errors.New("api takes one PATH, like /route/directions/json")}
-			}
-			if err == nil {
-				err = runAPI(ctx, stdio, m, strings.ToUpper(method), pos[0], query, data)
-			}
-			return finish(stdio, m.settings, m.JSON, err)
 		},
-	}
+		nargs: 1, takes: "one PATH, like /route/directions/json",
+		flags: func(fs *flag.FlagSet) {
+			o.register(fs, "errors as JSON events on stdout (the response is written as it is)")
+			fs.StringVar(&o.Method, "X", "GET", "HTTP method")
+			fs.Var(&o.Query, "query", "a query parameter key=value; repeat for more")
+			fs.StringVar(&o.Data, "data", "", "request body: @FILE, or - for standard input")
+		},
+		run: func(ctx context.Context, args []string) error { return runAPI(ctx, stdio, o, args[0]) },
+	})
 }
 
-func runAPI(ctx context.Context, stdio Stdio, m mapsSettings, method, path string, query []string, data string) error {
+func runAPI(ctx context.Context, stdio Stdio, o apiOptions, path string) error {
 	if u, err := url.Parse(path); err != nil || u.IsAbs() || u.Host != "" {
 		return usageError{fmt.Errorf("PATH %q must be a path like /route/directions/json; the host is --maps-endpoint", path)}
 	}
@@ -58,7 +55,7 @@ func runAPI(ctx context.Context, stdio Stdio, m mapsSettings, method, path strin
 	if err != nil {
 		return usageError{fmt.Errorf("query in PATH: %w", err)}
 	}
-	for _, kv := range query {
+	for _, kv := range o.Query {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return usageError{fmt.Errorf("--query %q: use key=value", kv)}
@@ -67,23 +64,24 @@ func runAPI(ctx context.Context, stdio Stdio, m mapsSettings, method, path strin
 	}
 	var body *azmaps.Body
 	switch {
-	case data == "-":
+	case o.Data == "-":
 		b := azmaps.Body{Size: -1, Open: func() (io.ReadCloser, error) { return io.NopCloser(stdio.In), nil }}
 		body = &b
-	case strings.HasPrefix(data, "@"):
-		b, err := openGeoJSON(data[1:], stdio.In)
+	case strings.HasPrefix(o.Data, "@"):
+		b, err := bodyOf("--data", o.Data[1:], stdio.In)
 		if err != nil {
 			return err
 		}
 		body = &b
-	case data != "":
-		b := azmaps.BytesBody([]byte(data))
+	case o.Data != "":
+		b := azmaps.BytesBody([]byte(o.Data))
 		body = &b
 	}
-	client, err := m.mapsClient(ctx, stdio, nil)
+	client, err := o.client(ctx, stdio, nil)
 	if err != nil {
 		return err
 	}
+	method := strings.ToUpper(o.Method)
 	if method == "" {
 		method = http.MethodGet
 	}

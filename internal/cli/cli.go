@@ -1,13 +1,14 @@
 // Package cli is the mapsdevice command line: one file per command, each an
-// options struct, its flags, and a run function.
+// options struct, its flags, and a run function. Errors are rendered once,
+// in Main.
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,14 +18,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
-// Stdio is where a command reads and writes.
-type Stdio struct {
-	In  io.Reader
-	Out io.Writer // results, for people or programs
-	Err io.Writer // prompts, progress and errors
-}
-
-// Exit codes, documented in the README.
+// Exit codes, documented in the README and docs/json.md.
 const (
 	ExitOK          = 0
 	ExitError       = 1
@@ -37,33 +31,51 @@ const (
 // EnvPrefix prefixes the environment variable of every flag.
 const EnvPrefix = "MAPSDEVICE"
 
-// Main runs the command line and returns the process exit code.
+// Main runs the command line and returns the process exit code. Every
+// error is rendered here, once: for people on stderr, and with --json also
+// as one error event on stdout.
 func Main(ctx context.Context, args []string, stdio Stdio) int {
 	root := newRoot(stdio)
-	if err := root.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
+	// Help goes to stderr when it was asked for; the flag package's own
+	// messages about bad flags are dropped, the error below says it.
+	var help bytes.Buffer
+	walk(root, func(c *ffcli.Command, _ string) { c.FlagSet.SetOutput(&help) })
+
+	err := root.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		// ff's "error parsing commandline arguments: " says nothing more
+		// than that it is a usage error.
+		if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "error parsing commandline") {
+			err = inner
 		}
-		var noExec ffcli.NoExecError
-		if errors.As(err, &noExec) {
-			fmt.Fprintln(stdio.Err, noExec.Command.UsageFunc(noExec.Command))
-			return ExitUsage
-		}
-		fmt.Fprintf(stdio.Err, "mapsdevice: %v\nRun 'mapsdevice --help' for usage.\n", err)
-		return ExitUsage
+		err = usageError{err}
 	}
-	err := root.Run(ctx)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK // usage was printed
+	if err == nil {
+		err = root.Run(ctx)
 	}
-	return exit(stdio, err)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp), errors.Is(err, errHelpShown):
+		stdio.Err.Write(help.Bytes())
+		return ExitOK
+	}
+	cmd, path, rest := selected(root, args)
+	ee := explain(err, path, settingsOf(cmd.FlagSet))
+	if !ee.shown {
+		fmt.Fprintln(stdio.Err, ee.msg)
+	}
+	if wantsJSON(cmd, rest) {
+		writeEvent(stdio.Out, errorEvent{Event: "error", Code: ee.errCode, Message: ee.msg})
+	}
+	return ee.code
 }
 
 func newRoot(stdio Stdio) *ffcli.Command {
-	fs := newFlagSet("mapsdevice", stdio)
-	root := &ffcli.Command{
+	return &ffcli.Command{
 		Name:       "mapsdevice",
 		ShortUsage: "mapsdevice <command> [flags]",
+		ShortHelp:  "sign a device in to Entra ID and work with Azure Maps",
 		LongHelp: strings.TrimSpace(`
 Sign a device with no keyboard or browser in to Microsoft Entra ID with a
 device code, keep it signed in, and work with Azure Maps.
@@ -75,7 +87,7 @@ Every flag can also be set with an environment variable MAPSDEVICE_<FLAG>
 (for example MAPSDEVICE_CLIENT_ID) or a line "<flag> <value>" in the config
 file ($MAPSDEVICE_CONFIG, by default ` + configHint() + `).
 A flag wins over the environment, which wins over the file.`),
-		FlagSet:   fs,
+		FlagSet:   flag.NewFlagSet("mapsdevice", flag.ContinueOnError),
 		UsageFunc: usage,
 		Subcommands: []*ffcli.Command{
 			newLoginCmd(stdio),
@@ -91,7 +103,37 @@ A flag wins over the environment, which wins over the file.`),
 		},
 		Exec: groupExec("command"),
 	}
-	return root
+}
+
+// walk visits every command of the tree with its full name.
+func walk(c *ffcli.Command, visit func(c *ffcli.Command, path string)) {
+	var rec func(c *ffcli.Command, path string)
+	rec = func(c *ffcli.Command, path string) {
+		visit(c, path)
+		for _, sub := range c.Subcommands {
+			rec(sub, path+" "+sub.Name)
+		}
+	}
+	rec(c, c.Name)
+}
+
+// selected finds the command args name, as ffcli does (only leaf commands
+// have flags), with its full name and the arguments that follow it.
+func selected(root *ffcli.Command, args []string) (*ffcli.Command, string, []string) {
+	c, path := root, root.Name
+	for len(args) > 0 {
+		var next *ffcli.Command
+		for _, sub := range c.Subcommands {
+			if strings.EqualFold(args[0], sub.Name) {
+				next = sub
+			}
+		}
+		if next == nil {
+			break
+		}
+		c, path, args = next, path+" "+next.Name, args[1:]
+	}
+	return c, path, args
 }
 
 // groupExec is the Exec of a command that only holds subcommands.
@@ -102,24 +144,6 @@ func groupExec(what string) func(context.Context, []string) error {
 		}
 		return usageError{fmt.Errorf("unknown %s %q", what, args[0])}
 	}
-}
-
-// noArgs is the Exec of a command that takes no arguments; s and asJSON
-// are read when it runs, after the flags are parsed.
-func noArgs(stdio Stdio, name string, s *settings, asJSON *bool, run func(context.Context) error) func(context.Context, []string) error {
-	return func(ctx context.Context, args []string) error {
-		if len(args) > 0 {
-			return finish(stdio, *s, *asJSON, usageError{fmt.Errorf("%s takes no arguments, got %q", name, args[0])})
-		}
-		return finish(stdio, *s, *asJSON, run(ctx))
-	}
-}
-
-// newFlagSet makes a flag set whose errors go to stderr and do not exit.
-func newFlagSet(name string, stdio Stdio) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stdio.Err)
-	return fs
 }
 
 // parseOptions read flags, then MAPSDEVICE_* variables, then the config file.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/emulator"
+	"github.com/mapsdevice/mapsdevice/emulator/emulatortest"
 )
 
 // TestEndToEnd is the README's walk-through: 'mapsdevice emulator', login
@@ -96,17 +97,11 @@ func assertNotOnDisk(t *testing.T, dir, secret string) {
 	})
 }
 
-// inProcess starts an emulator in the test, so its logs can be read.
+// inProcess starts an emulator in the test, so its logs can be read, and
+// returns the settings that point the binary at it.
 func inProcess(t *testing.T, opts emulator.Options) (*emulator.Server, []string) {
 	t.Helper()
-	if opts.Interval == 0 {
-		opts.Interval = time.Second
-	}
-	srv, err := emulator.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := emulatortest.Start(t, opts)
 	return srv, []string{
 		"MAPSDEVICE_AUTHORITY=" + srv.Authority(),
 		"MAPSDEVICE_CLIENT_ID=" + srv.ClientID(),
@@ -247,9 +242,11 @@ func TestSettingsPrecedence(t *testing.T) {
 	os.WriteFile(config, []byte("profile from-file\ntoken-store memory\n"), 0o600)
 	e = e.with("MAPSDEVICE_CONFIG=" + config)
 	profile := func(e *env, args ...string) string {
+		// Not signed in: the status, then an error event.
 		out, _, _ := e.run(append([]string{"status", "--json"}, args...)...)
+		first, _, _ := strings.Cut(out, "\n")
 		var st map[string]any
-		json.Unmarshal([]byte(out), &st)
+		json.Unmarshal([]byte(first), &st)
 		p, _ := st["profile"].(string)
 		return p
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,30 +29,31 @@ type demoOptions struct {
 
 func newDemoCmd(stdio Stdio) *ffcli.Command {
 	var o demoOptions
-	fs := newFlagSet("demo", stdio)
-	fs.BoolVar(&o.Manual, "manual", false, "approve in a browser yourself instead of automatically")
-	fs.DurationVar(&o.ApproveAfter, "approve-after", 3*time.Second, "delay before the demo approves its own code")
-	fs.BoolVar(&o.JSON, "json", false, "write login events as NDJSON to stdout")
-	fs.BoolVar(&o.Plain, "plain", false, "plain text instead of the full-screen code, even on a terminal")
-	return &ffcli.Command{
-		Name:       "demo",
-		ShortUsage: "mapsdevice demo [flags]",
-		ShortHelp:  "run the whole product against the built-in emulator",
-		LongHelp: strings.TrimSpace(`
+	return newLeaf(leaf{
+		Command: ffcli.Command{
+			Name:       "demo",
+			ShortUsage: "mapsdevice demo [flags]",
+			ShortHelp:  "run the whole product against the built-in emulator",
+			LongHelp: strings.TrimSpace(`
 Start the emulator in this process on a free loopback port with a throwaway
 state folder, sign in with a device code that approves itself after a few
 seconds (or, with --manual, that you approve in a browser), then get a token
 silently the way a device does afterwards. Nothing is kept.`),
-		FlagSet:   fs,
-		UsageFunc: usage,
-		Options:   parseOptions(),
-		Exec: noArgs(stdio, "demo", &settings{}, &o.JSON, func(ctx context.Context) error {
-			return runDemo(ctx, stdio, o)
-		}),
-	}
+		},
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&o.Manual, "manual", false, "approve in a browser yourself instead of automatically")
+			fs.DurationVar(&o.ApproveAfter, "approve-after", 3*time.Second, "delay before the demo approves its own code")
+			registerJSON(fs, &o.JSON, "write login events as NDJSON to stdout")
+			fs.BoolVar(&o.Plain, "plain", false, "plain text instead of the full-screen code, even on a terminal")
+		},
+		run: func(ctx context.Context, _ []string) error { return runDemo(ctx, stdio, o) },
+	})
 }
 
 func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
+	if err := positive("approve-after", o.ApproveAfter); err != nil && !o.Manual {
+		return err
+	}
 	opts := emulator.Options{Interval: time.Second}
 	if !o.Manual {
 		opts.AutoApprove = o.ApproveAfter
@@ -83,12 +85,11 @@ func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
 	if o.Manual {
 		note = "Demo: approve in a browser at " + srv.URL() + "/devicelogin."
 	}
-	x := &signIn{stdio: stdio, s: s, si: si, screen: screenOptions{JSON: o.JSON, Plain: o.Plain, Note: note}}
+	x := &signIn{stdio: stdio, command: "mapsdevice demo", s: s, si: si, screen: screenOptions{JSON: o.JSON, Plain: o.Plain, Note: note}}
 	res, err := x.run(ctx)
 	if err != nil {
 		return err
 	}
-	si = x.si
 	again, err := si.client.Token(ctx)
 	if err != nil {
 		return err
@@ -97,13 +98,9 @@ func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
 		writeSignedIn(stdio, res, si)
 		return nil
 	}
-	claims, err := srv.VerifyAccessToken(again.AccessToken)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(stdio.Out, "\nSigned in as %s (%s), tenant %s.\n", res.Account.Username, res.Account.Name, res.Account.TenantID)
-	fmt.Fprintf(stdio.Out, "Azure Maps access token: audience %v, scope %v, valid until %s.\n",
-		claims["aud"], claims["scp"], again.ExpiresOn.Local().Format("15:04:05 MST"))
+	fmt.Fprintf(stdio.Out, "Azure Maps access token for the scope %s, valid until %s.\n",
+		s.Scope, again.ExpiresOn.Local().Format("15:04:05 MST"))
 	fmt.Fprintf(stdio.Out, "A second token request was served from the cache: %v.\n", again.FromCache)
 	client, err := newMapsClient(azmaps.Config{Endpoint: srv.MapsEndpoint(), ClientID: srv.MapsClientID(), Tokens: mapsTokens{si.client}}, srv.CAFile())
 	if err != nil {
@@ -189,9 +186,20 @@ func demoReport(ctx context.Context, stdio Stdio, client *azmaps.Client) error {
 		return err
 	}
 	defer r.Close()
+	// The simulated truck writes into a pipe that Run reads and closes;
+	// the truck is stopped and waited for before returning.
+	simCtx, stopTruck := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(report.Simulate(ctx, pw, "demo-truck", 200, readings)) }()
-	if err := r.Run(ctx, pr); err != nil {
+	truckDone := make(chan struct{})
+	go func() {
+		defer close(truckDone)
+		pw.CloseWithError(report.Simulate(simCtx, pw, "demo-truck", 200, readings))
+	}()
+	err = r.Run(ctx, pr)
+	stopTruck()
+	pr.Close()
+	<-truckDone
+	if err != nil {
 		return err
 	}
 	st, err := report.ReadStatus(dir)

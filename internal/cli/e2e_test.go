@@ -33,7 +33,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "mapsdevice")
-	build := exec.Command("go", "build", "-o", binary, "../../cmd/mapsdevice")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("GOCOVERDIR") != "" {
+		// scripts/cover: what the binary runs counts toward coverage too.
+		args = append(args, "-cover", "-covermode=atomic", "-coverpkg=github.com/mapsdevice/mapsdevice/...")
+	}
+	build := exec.Command("go", append(args, "../../cmd/mapsdevice")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build mapsdevice:", err)

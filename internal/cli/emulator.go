@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -30,25 +32,12 @@ type emulatorOptions struct {
 
 func newEmulatorCmd(stdio Stdio) *ffcli.Command {
 	var o emulatorOptions
-	fs := newFlagSet("emulator", stdio)
-	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8443", "address to listen on; keep it fixed so stored sign-ins stay valid")
-	fs.StringVar(&o.State, "state", filepath.Join(defaultHome(), "emulator"), "folder for ca.pem and the signing keys")
-	fs.DurationVar(&o.Interval, "interval", 5*time.Second, "device code polling interval, whole seconds")
-	fs.DurationVar(&o.ExpiresIn, "expires-in", 15*time.Minute, "device code lifetime")
-	fs.DurationVar(&o.AccessTokenLifetime, "access-token-lifetime", 75*time.Minute, "access token lifetime")
-	fs.DurationVar(&o.AutoApprove, "auto-approve", 0, "approve every new code as the default user after this delay (0: never)")
-	fs.StringVar(&o.Users, "users", "", `extra users, comma-separated "name@domain[=role]"`)
-	fs.StringVar(&o.UsersFile, "users-file", "", `JSON file of extra users: [{"username","name","role"}]`)
-	fs.BoolVar(&o.VerificationURIComplete, "verification-uri-complete", false, "also send verification_uri_complete (Entra ID never does)")
-	fs.BoolVar(&o.SingleUseRefreshTokens, "single-use-refresh-tokens", false, "reject a refresh token once redeemed (Entra ID keeps old ones valid)")
-	fs.StringVar(&o.MapsKeys, "maps-keys", "", `Maps shared keys "primary,secondary" (default: kept in --state)`)
-	fs.Float64Var(&o.MapsRate, "maps-rate", 50, "Maps requests per second before 429 (negative: no limit)")
-	fs.Int64Var(&o.StorageQuota, "storage-quota", 1<<30, "bytes of map data before uploads get 409")
-	return &ffcli.Command{
-		Name:       "emulator",
-		ShortUsage: "mapsdevice emulator [flags]",
-		ShortHelp:  "run a local Entra ID for tests and demos",
-		LongHelp: strings.TrimSpace(`
+	return newLeaf(leaf{
+		Command: ffcli.Command{
+			Name:       "emulator",
+			ShortUsage: "mapsdevice emulator [flags]",
+			ShortHelp:  "run a local Entra ID and Azure Maps for tests and demos",
+			LongHelp: strings.TrimSpace(`
 Run a local emulator of Microsoft Entra ID and of an Azure Maps account
 (Data v2 and Spatial geofence) over HTTPS. It prints shell export lines
 (MAPSDEVICE_AUTHORITY, MAPSDEVICE_CLIENT_ID, MAPSDEVICE_CA_FILE,
@@ -63,16 +52,24 @@ form directly:
        https://127.0.0.1:8443/devicelogin
 Built-in users: contributor@emulator.test (Azure Maps Data Contributor, the
 default) and reader@emulator.test (Azure Maps Data Reader).`),
-		FlagSet:   fs,
-		UsageFunc: usage,
-		Options:   parseOptions(),
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("emulator takes no arguments, got %q", args[0])}
-			}
-			return runEmulator(ctx, stdio, o)
 		},
-	}
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&o.Listen, "listen", "127.0.0.1:8443", "address to listen on; keep it fixed so stored sign-ins stay valid")
+			fs.StringVar(&o.State, "state", filepath.Join(defaultHome(), "emulator"), "folder for ca.pem and the signing keys")
+			fs.DurationVar(&o.Interval, "interval", 5*time.Second, "device code polling interval, whole seconds")
+			fs.DurationVar(&o.ExpiresIn, "expires-in", 15*time.Minute, "device code lifetime")
+			fs.DurationVar(&o.AccessTokenLifetime, "access-token-lifetime", 75*time.Minute, "access token lifetime")
+			fs.DurationVar(&o.AutoApprove, "auto-approve", 0, "approve every new code as the default user after this delay (0: never)")
+			fs.StringVar(&o.Users, "users", "", `extra users, comma-separated "name@domain[=role]"`)
+			fs.StringVar(&o.UsersFile, "users-file", "", `JSON file of extra users: [{"username","name","role"}]`)
+			fs.BoolVar(&o.VerificationURIComplete, "verification-uri-complete", false, "also send verification_uri_complete (Entra ID never does)")
+			fs.BoolVar(&o.SingleUseRefreshTokens, "single-use-refresh-tokens", false, "reject a refresh token once redeemed (Entra ID keeps old ones valid)")
+			fs.StringVar(&o.MapsKeys, "maps-keys", "", `Maps shared keys "primary,secondary" (default: kept in --state)`)
+			fs.Float64Var(&o.MapsRate, "maps-rate", 50, "Maps requests per second before 429 (negative: no limit)")
+			fs.Int64Var(&o.StorageQuota, "storage-quota", 1<<30, "bytes of map data before uploads get 409")
+		},
+		run: func(ctx context.Context, _ []string) error { return runEmulator(ctx, stdio, o) },
+	})
 }
 
 func (o emulatorOptions) serverOptions() (emulator.Options, error) {
@@ -94,6 +91,19 @@ func (o emulatorOptions) serverOptions() (emulator.Options, error) {
 	}
 	if o.Interval < time.Second || o.Interval%time.Second != 0 {
 		return opts, usageError{fmt.Errorf("--interval %s: use whole seconds, at least 1s", o.Interval)}
+	}
+	err := firstError(
+		positive("expires-in", o.ExpiresIn),
+		positive("access-token-lifetime", o.AccessTokenLifetime),
+		notNegative("auto-approve", o.AutoApprove),
+		finite("maps-rate", o.MapsRate),
+		atLeast("storage-quota", o.StorageQuota, 1),
+	)
+	if err != nil {
+		return opts, err
+	}
+	if o.MapsRate == 0 {
+		return opts, usageError{errors.New("--maps-rate 0: use a rate above 0, or a negative one for no limit")}
 	}
 	for _, spec := range strings.Split(o.Users, ",") {
 		if strings.TrimSpace(spec) == "" {

@@ -3,26 +3,33 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 
 	"github.com/mapsdevice/mapsdevice/internal/auth"
+	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
-// exitError carries an exit code and a message that is already written for
-// people; exit prints it as it is.
+// exitError is an error already explained for people: its exit code, its
+// code for --json and the message.
 type exitError struct {
 	code    int
 	errCode string // for --json
 	msg     string
-	printed bool
+	// shown is true when the command's result already says it to people
+	// (validate's list of problems, status's "Not signed in"), so stderr
+	// gets nothing more; --json still ends with the error event.
+	shown bool
 }
 
 func (e *exitError) Error() string { return e.msg }
 
 // explain turns an error into what the user reads, the exit code, and a
 // stable code for --json. Only here do errors learn what to do next.
-func explain(err error, s settings) *exitError {
+// command is the full name of the command that failed; s its sign-in
+// settings, which some messages name.
+func explain(err error, command string, s settings) *exitError {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee
@@ -35,7 +42,11 @@ func explain(err error, s settings) *exitError {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		return &exitError{code: ExitUsage, errCode: "usage", msg: ue.Error() + "\nRun 'mapsdevice --help' for usage."}
+		return &exitError{code: ExitUsage, errCode: "usage", msg: fmt.Sprintf("%v\nRun '%s --help' for usage.", ue.err, command)}
+	}
+	var inv *geofence.InvalidError
+	if errors.As(err, &inv) {
+		return invalidGeoJSON("The GeoJSON", inv)
 	}
 	if ee := explainMaps(err); ee != nil {
 		return ee
@@ -67,6 +78,22 @@ func explain(err error, s settings) *exitError {
 	}
 }
 
+// invalidGeoJSON explains a local geofence file that breaks the rules;
+// what names it, as in "--geofence-file fences.geojson".
+func invalidGeoJSON(what string, inv *geofence.InvalidError) *exitError {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s has %d problem(s):", what, len(inv.Problems))
+	for i, p := range inv.Problems {
+		if i == 20 {
+			fmt.Fprintf(&b, "\n  ... and %d more", len(inv.Problems)-20)
+			break
+		}
+		fmt.Fprintf(&b, "\n  - %s", p)
+	}
+	b.WriteString("\nFix the file; 'mapsdevice geofence validate FILE' lists every problem.")
+	return &exitError{code: ExitData, errCode: "invalid_geojson", msg: b.String()}
+}
+
 const noClientIDHelp = `No client id is set. mapsdevice signs in as an app registered in your tenant:
   1. Entra admin center > App registrations > New registration
      (accounts in this organisational directory; no redirect URI).
@@ -86,32 +113,14 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// finish reports a command's error, for people on stderr or, with --json,
-// as an error event on stdout, and returns it with its exit code.
-func finish(stdio Stdio, s settings, asJSON bool, err error) error {
-	if err == nil {
-		return nil
+// settingsOf reads, from a parsed command's flags, the sign-in settings
+// explain names. A command without them gives empty ones.
+func settingsOf(fs *flag.FlagSet) settings {
+	get := func(name string) string {
+		if f := fs.Lookup(name); f != nil {
+			return f.Value.String()
+		}
+		return ""
 	}
-	ee := explain(err, s)
-	if ee.printed {
-		return ee
-	}
-	if asJSON {
-		writeEvent(stdio.Out, map[string]any{"event": "error", "code": ee.errCode, "message": ee.msg})
-	} else {
-		fmt.Fprintln(stdio.Err, ee.msg)
-	}
-	return &exitError{code: ee.code, errCode: ee.errCode, msg: ee.msg, printed: true}
-}
-
-// exit turns what a command returned into the process exit code.
-func exit(stdio Stdio, err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	ee := explain(err, settings{})
-	if !ee.printed {
-		fmt.Fprintln(stdio.Err, ee.msg)
-	}
-	return ee.code
+	return settings{Tenant: get("tenant"), Authority: get("authority"), ClientID: get("client-id")}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,7 +21,7 @@ import (
 )
 
 type reportOptions struct {
-	mapsSettings
+	mapsOptions
 	Input         string
 	Follow        bool
 	Simulate      bool
@@ -39,33 +40,22 @@ type reportOptions struct {
 	Status        bool
 }
 
+// The ranges of report's numbers.
+const (
+	minRate, maxRate = 0.001, 1_000_000 // readings per second
+	maxBatchSize     = 100_000
+)
+
 func newReportCmd(stdio Stdio) *ffcli.Command {
 	var o reportOptions
-	fs := newFlagSet("report", stdio)
-	o.registerMaps(fs)
-	fs.StringVar(&o.Input, "input", "-", "readings as NDJSON: a file, a FIFO, or - for standard input")
-	fs.BoolVar(&o.Follow, "follow", false, "keep reading the file as it grows, like tail -f")
-	fs.BoolVar(&o.Simulate, "simulate", false, "read from a built-in simulated device instead")
-	fs.Float64Var(&o.Rate, "rate", 10, "readings per second of the simulated device")
-	fs.IntVar(&o.Count, "count", 0, "readings the simulated device makes (0: without end)")
-	fs.StringVar(&o.DeviceID, "device-id", "", "device id for readings without one (default: the host name)")
-	fs.IntVar(&o.BatchSize, "batch-size", 500, "readings per upload")
-	fs.DurationVar(&o.MaxDelay, "max-delay", 5*time.Second, "longest a reading waits for its batch to fill")
-	fs.IntVar(&o.SpoolMax, "spool-max", 1_000_000, "readings kept on disk at most")
-	fs.StringVar(&o.SpoolFull, "spool-full", "drop-oldest", "when the spool is full: drop-oldest or block")
-	fs.StringVar(&o.GeofenceUDID, "geofence-udid", "", "check each reading against uploaded fences (Spatial GET)")
-	fs.StringVar(&o.GeofenceFile, "geofence-file", "", "check each reading against a local file, sent to the service (POST)")
-	fs.StringVar(&o.LocalGeofence, "local-geofence", "", "check each reading against a local file on the device, with no network")
-	fs.StringVar(&o.LogFormat, "log-format", "text", "logs on stderr as text or json")
-	fs.DurationVar(&o.SignInRetry, "signin-retry", 30*time.Second, "how often delivery tries again while sign-in is needed")
-	fs.BoolVar(&o.Status, "status", false, "show the spool and delivery status of this state folder, and exit")
-	return &ffcli.Command{
-		Name:       "report",
-		ShortUsage: "mapsdevice report [flags] < readings.ndjson",
-		ShortHelp:  "deliver sensor readings to Azure Maps, losing none",
-		LongHelp: strings.TrimSpace(`
+	return newLeaf(leaf{
+		Command: ffcli.Command{
+			Name:       "report",
+			ShortUsage: "mapsdevice report [flags] < readings.ndjson",
+			ShortHelp:  "deliver sensor readings to Azure Maps, losing none",
+			LongHelp: strings.TrimSpace(`
 Read sensor readings as NDJSON, one per line:
-  {"time":"2026-11-21T10:00:00Z","lat":47.64,"lon":-122.13,"deviceId":"pi-1","temperature":21.5}
+  {"time":"2026-11-21T10:00:00Z","lat":47.64,"lon":-122.13,"deviceId":"pi-1"}
 commit each to a spool on disk, and deliver them in batches to Azure Maps
 (Data v2 uploads, each described with its batch id), through network loss,
 token expiry and crashes. Bad lines go to deadletter.ndjson with their line
@@ -74,79 +64,126 @@ NDJSON. When the input ends, what is spooled is delivered and report exits
 0; SIGTERM stops it within seconds with nothing lost.
 
 State (spool, dead letters, status.json) lives in <home>/report.`),
-		FlagSet:   fs,
-		UsageFunc: usage,
-		Options:   parseOptions(),
-		Exec: noArgs(stdio, "report", &o.settings, &o.JSON, func(ctx context.Context) error {
-			return runReport(ctx, stdio, o)
-		}),
-	}
+		},
+		flags: func(fs *flag.FlagSet) {
+			o.register(fs, "with --status, the status as JSON; errors as JSON events")
+			fs.StringVar(&o.Input, "input", "-", "readings as NDJSON: a file, a FIFO, or - for standard input")
+			fs.BoolVar(&o.Follow, "follow", false, "keep reading the file as it grows, like tail -f")
+			fs.BoolVar(&o.Simulate, "simulate", false, "read from a built-in simulated device instead")
+			fs.Float64Var(&o.Rate, "rate", 10, "readings per second of the simulated device (0.001 to 1000000)")
+			fs.IntVar(&o.Count, "count", 0, "readings the simulated device makes (0: without end)")
+			fs.StringVar(&o.DeviceID, "device-id", "", "device id for readings without one (default: the host name)")
+			fs.IntVar(&o.BatchSize, "batch-size", 500, "readings per upload (1 to 100000)")
+			fs.DurationVar(&o.MaxDelay, "max-delay", 5*time.Second, "longest a reading waits for its batch to fill")
+			fs.IntVar(&o.SpoolMax, "spool-max", 1_000_000, "readings kept on disk at most")
+			fs.StringVar(&o.SpoolFull, "spool-full", "drop-oldest", "when the spool is full: drop-oldest or block")
+			fs.StringVar(&o.GeofenceUDID, "geofence-udid", "", "check each reading against uploaded fences (Spatial GET)")
+			fs.StringVar(&o.GeofenceFile, "geofence-file", "", "check each reading against a local file, sent to the service (POST)")
+			fs.StringVar(&o.LocalGeofence, "local-geofence", "", "check each reading against a local file on the device, with no network")
+			fs.StringVar(&o.LogFormat, "log-format", "text", "logs on stderr as text or json")
+			fs.DurationVar(&o.SignInRetry, "signin-retry", 30*time.Second, "how often delivery tries again while sign-in is needed")
+			fs.BoolVar(&o.Status, "status", false, "show the spool and delivery status of this state folder, and exit")
+		},
+		run: func(ctx context.Context, _ []string) error { return runReport(ctx, stdio, o) },
+	})
 }
 
 func (o reportOptions) stateDir() string { return filepath.Join(o.Home, "report") }
 
+// check says what is wrong with the flags, before anything starts.
+func (o reportOptions) check() error {
+	err := firstError(
+		inRange("rate", o.Rate, minRate, maxRate),
+		atLeast("count", int64(o.Count), 0),
+		intRange("batch-size", int64(o.BatchSize), 1, maxBatchSize),
+		positive("max-delay", o.MaxDelay),
+		atLeast("spool-max", int64(o.SpoolMax), 1),
+		positive("signin-retry", o.SignInRetry),
+	)
+	switch {
+	case err != nil:
+		return err
+	case o.SpoolFull != string(spool.DropOldest) && o.SpoolFull != string(spool.Block):
+		return usageError{fmt.Errorf("--spool-full %q: use drop-oldest or block", o.SpoolFull)}
+	case o.LogFormat != "text" && o.LogFormat != "json":
+		return usageError{fmt.Errorf("--log-format %q: use text or json", o.LogFormat)}
+	}
+	sources := 0
+	for _, s := range []string{o.GeofenceUDID, o.GeofenceFile, o.LocalGeofence} {
+		if s != "" {
+			sources++
+		}
+	}
+	if sources > 1 {
+		return usageError{errors.New("use one of --geofence-udid, --geofence-file and --local-geofence")}
+	}
+	return nil
+}
+
 func runReport(ctx context.Context, stdio Stdio, o reportOptions) error {
+	if err := o.check(); err != nil {
+		return err
+	}
 	if o.Status {
 		return printReportStatus(stdio, o)
 	}
-	var handler slog.Handler
-	switch o.LogFormat {
-	case "text":
-		handler = slog.NewTextHandler(stdio.Err, nil)
-	case "json":
+	var handler slog.Handler = slog.NewTextHandler(stdio.Err, nil)
+	if o.LogFormat == "json" {
 		handler = slog.NewJSONHandler(stdio.Err, nil)
-	default:
-		return usageError{fmt.Errorf("--log-format %q: use text or json", o.LogFormat)}
 	}
 	log := slog.New(handler)
 	if o.DeviceID == "" {
 		o.DeviceID, _ = os.Hostname()
 	}
-	geofenceSources := 0
-	for _, s := range []string{o.GeofenceUDID, o.GeofenceFile, o.LocalGeofence} {
-		if s != "" {
-			geofenceSources++
+	// Local files are read before any network use, so a bad one is said
+	// first.
+	var localFences []geofence.Fence
+	var fenceBody []byte
+	var err error
+	switch {
+	case o.LocalGeofence != "":
+		_, localFences, err = readFences("--local-geofence", o.LocalGeofence)
+	case o.GeofenceFile != "":
+		fenceBody, _, err = readFences("--geofence-file", o.GeofenceFile)
+	}
+	if err != nil {
+		return err
+	}
+	if !o.Simulate && o.Input != "-" {
+		// Only looked at: opening a FIFO waits for its writer.
+		if err := notAFolder("--input", o.Input); err != nil {
+			return err
 		}
 	}
-	if geofenceSources > 1 {
-		return usageError{errors.New("use one of --geofence-udid, --geofence-file and --local-geofence")}
-	}
-	client, err := o.mapsClient(ctx, stdio, nil)
+	client, err := o.client(ctx, stdio, nil)
 	if err != nil {
 		return err
 	}
 	var fences report.Fencer
 	switch {
 	case o.LocalGeofence != "":
-		f, err := loadFences(o.LocalGeofence)
-		if err != nil {
-			return err
-		}
-		fences = report.LocalFences(f)
+		fences = report.LocalFences(localFences)
 	case o.GeofenceFile != "":
-		data, err := os.ReadFile(o.GeofenceFile)
-		if err != nil {
-			return usageError{fmt.Errorf("--geofence-file: %w", err)}
-		}
-		if _, err := geofence.ParseBytes(data); err != nil {
-			return err
-		}
-		fences = report.ServiceFences{Client: client, Body: data}
+		fences = report.ServiceFences{Client: client, Body: fenceBody}
 	case o.GeofenceUDID != "":
 		fences = report.ServiceFences{Client: client, UDID: o.GeofenceUDID}
-	}
-	in, err := o.input(ctx, stdio)
-	if err != nil {
-		return err
 	}
 	r, err := report.New(report.Options{
 		StateDir: o.stateDir(), DeviceID: o.DeviceID, BatchSize: o.BatchSize, MaxDelay: o.MaxDelay,
 		SpoolMax: o.SpoolMax, SpoolFull: spool.Policy(o.SpoolFull), SignInRetry: o.SignInRetry, Follow: o.Follow,
+		OnSignInNeeded: func(error) {
+			log.Error("to resume delivery, run 'mapsdevice login' as this user, with the same --home and --profile")
+		},
 	}, client, fences, stdio.Out, log)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	defer r.Close()
+	in, stop, err := o.input(ctx, stdio)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	log.Info("reporting", "device", o.DeviceID, "endpoint", client.Endpoint(), "state", o.stateDir())
 	if err := r.Run(ctx, in); err != nil {
 		return err
@@ -156,32 +193,55 @@ func runReport(ctx context.Context, stdio Stdio, o reportOptions) error {
 	return nil // stopping by signal is a normal end for a service
 }
 
-func loadFences(path string) ([]geofence.Fence, error) {
-	f, err := os.Open(path)
+// readFences reads a local geofence file named by a flag (what) and
+// checks it: one that breaks the rules is invalid input (exit 65).
+func readFences(what, path string) ([]byte, []geofence.Fence, error) {
+	f, _, err := openLocal(what, path)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--local-geofence: %w", err)}
+		return nil, nil, err
 	}
 	defer f.Close()
-	return geofence.Parse(f)
+	data, err := io.ReadAll(io.LimitReader(f, geofence.MaxUploadSize+1))
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("%s: %w", what, err)}
+	}
+	if len(data) > geofence.MaxUploadSize {
+		return nil, nil, &exitError{code: ExitData, errCode: "too_large", msg: fmt.Sprintf(
+			"%s %s is over 100 MB, the most Azure Maps takes. Split the fences into several files.", what, path)}
+	}
+	fences, err := geofence.ParseBytes(data)
+	var inv *geofence.InvalidError
+	if errors.As(err, &inv) {
+		return nil, nil, invalidGeoJSON(what+" "+path, inv)
+	}
+	return data, fences, err
 }
 
-// input opens where readings come from.
-func (o reportOptions) input(ctx context.Context, stdio Stdio) (io.Reader, error) {
+// input opens where readings come from. Run closes it; stop, once Run
+// has returned, ends the simulated device and waits for it.
+func (o reportOptions) input(ctx context.Context, stdio Stdio) (in io.ReadCloser, stop func(), err error) {
 	switch {
 	case o.Simulate:
+		ctx, cancel := context.WithCancel(ctx)
 		pr, pw := io.Pipe()
+		done := make(chan struct{})
 		go func() {
+			defer close(done)
 			pw.CloseWithError(report.Simulate(ctx, pw, o.DeviceID, o.Rate, o.Count))
 		}()
-		return pr, nil
+		return pr, func() { cancel(); pr.Close(); <-done }, nil
 	case o.Input == "-":
-		return stdio.In, nil
+		in, err := report.Interruptible(stdio.In)
+		if err != nil {
+			return nil, nil, usageError{fmt.Errorf("--input: %w", err)}
+		}
+		return in, func() {}, nil
 	}
-	f, err := os.Open(o.Input)
+	f, _, err := openLocal("--input", o.Input)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--input: %w", err)}
+		return nil, nil, err
 	}
-	return f, nil // closed by the process's end
+	return f, func() {}, nil
 }
 
 func printReportStatus(stdio Stdio, o reportOptions) error {
@@ -190,7 +250,7 @@ func printReportStatus(stdio Stdio, o reportOptions) error {
 		return &exitError{code: ExitError, errCode: "no_status", msg: capitalize(err.Error()) + ".\nStart one with 'mapsdevice report', or give the same --home it uses."}
 	}
 	if o.JSON {
-		writeEvent(stdio.Out, st)
+		writeEvent(stdio.Out, reportStatusEvent{Event: "report_status", Status: st})
 		return nil
 	}
 	state := "stopped"

@@ -2,10 +2,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -14,7 +13,8 @@ import (
 	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 )
 
-// settings are the flags every signed-in command shares.
+// settings are the sign-in flag group: what every command that signs in
+// or uses the sign-in registers.
 type settings struct {
 	Tenant     string
 	Authority  string
@@ -51,21 +51,26 @@ type signedIn struct {
 }
 
 // open builds the client. When auto had to fall back to a plain file,
-// the returned choice says so; the caller tells the user (noteFallback).
+// the returned choice says so; the caller tells the user (fallbackNote).
 func (s settings) open(ctx context.Context) (signedIn, error) {
 	if strings.ContainsAny(s.Profile, `/\`) || s.Profile == "" || strings.HasPrefix(s.Profile, ".") {
-		return signedIn{}, usageError{fmt.Errorf("profile %q: use letters, digits, dashes or dots", s.Profile)}
+		return signedIn{}, usageError{fmt.Errorf("--profile %q: use letters, digits, dashes or dots", s.Profile)}
 	}
 	if strings.TrimSpace(s.ClientID) == "" {
 		return signedIn{}, auth.ErrNoClientID
 	}
+	switch s.TokenStore {
+	case "", "auto", tokenstore.KindKeyring, tokenstore.KindFile, tokenstore.KindMemory:
+	default:
+		return signedIn{}, usageError{fmt.Errorf("--token-store %q: use auto, keyring, file or memory", s.TokenStore)}
+	}
+	tr, err := newTransport(s.CAFile)
+	if err != nil {
+		return signedIn{}, err
+	}
 	choice, err := tokenstore.Open(ctx, s.TokenStore, s.Home, s.Profile, tokenstore.OSKeyring{Timeout: 3 * time.Second})
 	if err != nil {
-		return signedIn{}, usageError{err}
-	}
-	tr, err := azmaps.NewTransport(s.CAFile)
-	if err != nil {
-		return signedIn{}, usageError{err}
+		return signedIn{}, err
 	}
 	client, err := auth.New(auth.Config{
 		Authority: s.Authority,
@@ -111,16 +116,15 @@ func (si signedIn) storeName() string {
 	return si.choice.Store.Kind()
 }
 
-// writeEvent writes one NDJSON line.
-func writeEvent(w io.Writer, v any) {
-	data, err := json.Marshal(v)
+// newTransport is the HTTPS transport, trusting --ca-file too. A CA file
+// that cannot be read or holds no certificate is a usage error.
+func newTransport(caFile string) (http.RoundTripper, error) {
+	tr, err := azmaps.NewTransport(caFile)
 	if err != nil {
-		return
+		return nil, usageError{fmt.Errorf("--ca-file: %w", err)}
 	}
-	w.Write(append(data, '\n'))
+	return tr, nil
 }
-
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // until is a short human duration from now.
 func until(t time.Time) string {

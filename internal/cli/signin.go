@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"golang.org/x/term"
 
 	"github.com/mapsdevice/mapsdevice/internal/auth"
 	"github.com/mapsdevice/mapsdevice/internal/ui"
@@ -27,10 +25,11 @@ type screenOptions struct {
 // signIn is one device code sign-in, shown as the terminal UI when the
 // terminal is interactive and as plain text or JSON otherwise.
 type signIn struct {
-	stdio  Stdio
-	s      settings
-	si     signedIn
-	screen screenOptions
+	stdio   Stdio
+	command string // for messages: "mapsdevice login"
+	s       settings
+	si      signedIn
+	screen  screenOptions
 	// warning is said after the screen is gone, when the sign-in had to be
 	// rescued into the plain file store.
 	warning string
@@ -39,7 +38,7 @@ type signIn struct {
 func (x *signIn) run(ctx context.Context) (auth.Result, error) {
 	var res auth.Result
 	var err error
-	if !x.screen.JSON && !x.screen.Plain && interactive(x.stdio) {
+	if !x.screen.JSON && !x.screen.Plain && x.stdio.interactive() {
 		// Said after the screen, which would scroll it away.
 		x.warning = x.si.fallbackNote()
 		res, err = x.runTUI(ctx)
@@ -53,14 +52,6 @@ func (x *signIn) run(ctx context.Context) (auth.Result, error) {
 	return res, err
 }
 
-// interactive is true when keys can be read and a screen drawn.
-func interactive(stdio Stdio) bool {
-	in, ok1 := stdio.In.(*os.File)
-	out, ok2 := stdio.Err.(*os.File)
-	return ok1 && ok2 && os.Getenv("TERM") != "dumb" &&
-		term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(out.Fd()))
-}
-
 func (x *signIn) runTUI(ctx context.Context) (auth.Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends a wait still polling when the screen is left
@@ -68,7 +59,7 @@ func (x *signIn) runTUI(ctx context.Context) (auth.Result, error) {
 		Start: x.start,
 		Wait:  x.wait,
 		Explain: func(err error) string {
-			return explain(err, x.s).msg
+			return explain(err, x.command, x.s).msg
 		},
 	}
 	renew := x.screen.Renew
@@ -76,7 +67,8 @@ func (x *signIn) runTUI(ctx context.Context) (auth.Result, error) {
 		renew = kioskRenewals
 	}
 	model := ui.New(ctx, flow, ui.Options{Kiosk: x.screen.Kiosk, Renew: renew, Note: x.screen.Note})
-	// The screen draws on stderr; stdout stays for results.
+	// The screen draws on stderr; stdout stays for results. Bubble Tea
+	// takes the terminal's modes from the files themselves.
 	p := tea.NewProgram(model, tea.WithContext(ctx), tea.WithInput(x.stdio.In), tea.WithOutput(x.stdio.Err))
 	final, err := p.Run()
 	if err != nil && ctx.Err() == nil {
@@ -117,13 +109,13 @@ func (x *signIn) runPlain(ctx context.Context) (auth.Result, error) {
 			return auth.Result{}, err
 		}
 		if x.screen.JSON {
-			writeEvent(x.stdio.Out, map[string]any{
-				"event":            "device_code",
-				"user_code":        dc.UserCode,
-				"verification_uri": dc.VerificationURL,
-				"expires_at":       formatTime(dc.ExpiresAt),
-				"interval":         int(dc.Interval.Seconds()),
-				"message":          dc.Message,
+			writeEvent(x.stdio.Out, deviceCodeEvent{
+				Event:           "device_code",
+				UserCode:        dc.UserCode,
+				VerificationURI: dc.VerificationURL,
+				ExpiresAt:       formatTime(dc.ExpiresAt),
+				Interval:        int(dc.Interval.Seconds()),
+				Message:         dc.Message,
 			})
 		} else {
 			printCode(x.stdio.Err, dc)
@@ -152,27 +144,31 @@ func printCode(w io.Writer, dc *auth.DeviceCode) {
 // progressEvery is how often a plain login says it is still waiting.
 const progressEvery = 30 * time.Second
 
+// waitWithProgress waits for approval; with progress, it says every
+// progressEvery that it is still waiting, from a goroutine that ends
+// before it returns.
 func waitWithProgress(ctx context.Context, w io.Writer, dc *auth.DeviceCode, progress bool,
 	wait func(context.Context, *auth.DeviceCode) (auth.Result, error)) (auth.Result, error) {
-	type outcome struct {
-		res auth.Result
-		err error
+	if !progress {
+		return wait(ctx, dc)
 	}
-	done := make(chan outcome, 1)
+	stop := make(chan struct{})
+	stopped := make(chan struct{})
 	go func() {
-		res, err := wait(ctx, dc)
-		done <- outcome{res, err}
-	}()
-	tick := time.NewTicker(progressEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case o := <-done:
-			return o.res, o.err
-		case <-tick.C:
-			if progress {
+		defer close(stopped)
+		tick := time.NewTicker(progressEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
 				fmt.Fprintf(w, "Still waiting for approval (code %s, %s left)...\n", dc.UserCode, until(dc.ExpiresAt))
 			}
 		}
-	}
+	}()
+	res, err := wait(ctx, dc)
+	close(stop)
+	<-stopped
+	return res, err
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 
@@ -18,24 +19,22 @@ type statusOptions struct {
 
 func newStatusCmd(stdio Stdio) *ffcli.Command {
 	var o statusOptions
-	fs := newFlagSet("status", stdio)
-	o.register(fs)
-	fs.BoolVar(&o.JSON, "json", false, "write the status as one JSON object to stdout")
-	return &ffcli.Command{
-		Name:       "status",
-		ShortUsage: "mapsdevice status [flags]",
-		ShortHelp:  "show who is signed in and where tokens are kept",
-		LongHelp: strings.TrimSpace(`
+	return newLeaf(leaf{
+		Command: ffcli.Command{
+			Name:       "status",
+			ShortUsage: "mapsdevice status [flags]",
+			ShortHelp:  "show who is signed in and where tokens are kept",
+			LongHelp: strings.TrimSpace(`
 Show the signed-in account, its tenant, the authority, when the access token
 expires and which token store is in use. Gets a token silently to be sure:
 exit 0 when one can be had, 2 when sign-in is needed.`),
-		FlagSet:   fs,
-		UsageFunc: usage,
-		Options:   parseOptions(),
-		Exec: noArgs(stdio, "status", &o.settings, &o.JSON, func(ctx context.Context) error {
-			return runStatus(ctx, stdio, o)
-		}),
-	}
+		},
+		flags: func(fs *flag.FlagSet) {
+			o.settings.register(fs)
+			registerJSON(fs, &o.JSON, `write {"event":"status",..} to stdout`)
+		},
+		run: func(ctx context.Context, _ []string) error { return runStatus(ctx, stdio, o) },
+	})
 }
 
 func runStatus(ctx context.Context, stdio Stdio, o statusOptions) error {
@@ -44,14 +43,14 @@ func runStatus(ctx context.Context, stdio Stdio, o statusOptions) error {
 		return err
 	}
 	fmt.Fprint(stdio.Err, si.fallbackNote())
-	st := map[string]any{
-		"signed_in":            false,
-		"authority":            si.client.Authority(),
-		"client_id":            o.ClientID,
-		"profile":              o.Profile,
-		"token_store":          si.choice.Store.Kind(),
-		"token_store_auto":     si.choice.Auto,
-		"token_store_location": si.choice.Store.Location(),
+	st := statusEvent{
+		Event:              "status",
+		Authority:          si.client.Authority(),
+		ClientID:           o.ClientID,
+		Profile:            o.Profile,
+		TokenStore:         si.choice.Store.Kind(),
+		TokenStoreAuto:     si.choice.Auto,
+		TokenStoreLocation: si.choice.Store.Location(),
 	}
 	res, tokenErr := si.client.Token(ctx)
 	var ae *auth.Error
@@ -59,13 +58,13 @@ func runStatus(ctx context.Context, stdio Stdio, o statusOptions) error {
 		return tokenErr
 	}
 	if tokenErr == nil {
-		st["signed_in"] = true
-		st["username"] = res.Account.Username
-		st["name"] = res.Account.Name
-		st["tenant_id"] = res.Account.TenantID
-		st["expires_at"] = formatTime(res.ExpiresOn)
+		st.SignedIn = true
+		st.Username = res.Account.Username
+		st.Name = res.Account.Name
+		st.TenantID = res.Account.TenantID
+		st.ExpiresAt = formatTime(res.ExpiresOn)
 	} else {
-		st["reason"] = ae.Error()
+		st.Reason = ae.Error()
 	}
 	if o.JSON {
 		writeEvent(stdio.Out, st)
@@ -73,7 +72,8 @@ func runStatus(ctx context.Context, stdio Stdio, o statusOptions) error {
 		printStatus(stdio, si, o, res, tokenErr)
 	}
 	if tokenErr != nil {
-		return &exitError{code: ExitSignIn, errCode: "sign_in_needed", msg: "sign-in needed", printed: true}
+		return &exitError{code: ExitSignIn, errCode: "sign_in_needed", shown: true,
+			msg: fmt.Sprintf("Not signed in: %v.\nRun 'mapsdevice login' to sign in.", tokenErr)}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 
@@ -15,25 +16,23 @@ type tokenOptions struct {
 
 func newTokenCmd(stdio Stdio) *ffcli.Command {
 	var o tokenOptions
-	fs := newFlagSet("token", stdio)
-	o.register(fs)
-	fs.BoolVar(&o.JSON, "json", false, `write {"access_token","token_type","expires_at","username"} to stdout`)
-	return &ffcli.Command{
-		Name:       "token",
-		ShortUsage: "mapsdevice token [flags]",
-		ShortHelp:  "print a valid Azure Maps access token",
-		LongHelp: strings.TrimSpace(`
+	return newLeaf(leaf{
+		Command: ffcli.Command{
+			Name:       "token",
+			ShortUsage: "mapsdevice token [flags]",
+			ShortHelp:  "print a valid Azure Maps access token",
+			LongHelp: strings.TrimSpace(`
 Print a valid access token for Azure Maps on stdout, for use as
 "Authorization: Bearer <token>". A cached token is used while it is valid,
 with no network request; otherwise it is refreshed silently. Exit 2 when
 sign-in is needed. This is the only command that prints a token.`),
-		FlagSet:   fs,
-		UsageFunc: usage,
-		Options:   parseOptions(),
-		Exec: noArgs(stdio, "token", &o.settings, &o.JSON, func(ctx context.Context) error {
-			return runToken(ctx, stdio, o)
-		}),
-	}
+		},
+		flags: func(fs *flag.FlagSet) {
+			o.settings.register(fs)
+			registerJSON(fs, &o.JSON, `write {"event":"token","access_token",..} to stdout`)
+		},
+		run: func(ctx context.Context, _ []string) error { return runToken(ctx, stdio, o) },
+	})
 }
 
 func runToken(ctx context.Context, stdio Stdio, o tokenOptions) error {
@@ -47,11 +46,12 @@ func runToken(ctx context.Context, stdio Stdio, o tokenOptions) error {
 		return err
 	}
 	if o.JSON {
-		writeEvent(stdio.Out, map[string]any{
-			"access_token": res.AccessToken,
-			"token_type":   "Bearer",
-			"expires_at":   formatTime(res.ExpiresOn),
-			"username":     res.Account.Username,
+		writeEvent(stdio.Out, tokenEvent{
+			Event:       "token",
+			AccessToken: res.AccessToken,
+			TokenType:   "Bearer",
+			ExpiresAt:   formatTime(res.ExpiresOn),
+			Username:    res.Account.Username,
 		})
 		return nil
 	}

@@ -18,13 +18,14 @@ var (
 )
 
 func newVersionCmd(stdio Stdio) *ffcli.Command {
-	return &ffcli.Command{
-		Name:       "version",
-		ShortUsage: "mapsdevice version",
-		ShortHelp:  "print the version",
-		FlagSet:    newFlagSet("version", stdio),
-		UsageFunc:  usage,
-		Exec: func(ctx context.Context, args []string) error {
+	return newLeaf(leaf{
+		Command: ffcli.Command{
+			Name:       "version",
+			ShortUsage: "mapsdevice version",
+			ShortHelp:  "print the version",
+			LongHelp:   "Print the version, the commit and date it was built from, and the platform.",
+		},
+		run: func(context.Context, []string) error {
 			v, c, d := buildInfo()
 			fmt.Fprintf(stdio.Out, "mapsdevice %s", v)
 			if c != "" {
@@ -37,7 +38,7 @@ func newVersionCmd(stdio Stdio) *ffcli.Command {
 			fmt.Fprintf(stdio.Out, " %s/%s %s\n", runtime.GOOS, runtime.GOARCH, runtime.Version())
 			return nil
 		},
-	}
+	})
 }
 
 // buildInfo prefers the release stamp, then what Go recorded: the module
