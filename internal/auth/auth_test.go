@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -333,6 +334,18 @@ func TestFailuresAreClassified(t *testing.T) {
 		_, err := c.StartDeviceCode(t.Context())
 		if k, _ := kindOf(err); k != auth.KindService || strings.Contains(err.Error(), "{") {
 			t.Errorf("got %v, want a service error with no raw body", err)
+		}
+	})
+	t.Run("token folder is a file", func(t *testing.T) {
+		// A local fault, not the network: EACCES and ENOTDIR are net.Errors too.
+		notDir := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c := emulatortest.NewClient(t, srv, tokenstore.NewFile(filepath.Join(notDir, "state"), "default"))
+		_, err := c.Token(t.Context())
+		if k, _ := kindOf(err); k != auth.KindStore {
+			t.Errorf("got %v, want a token store error", err)
 		}
 	})
 	t.Run("no client id", func(t *testing.T) {

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
 	"strings"
 
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
@@ -28,6 +30,7 @@ const (
 	KindNetwork                       // the service could not be reached
 	KindUntrusted                     // TLS: the server's certificate is not trusted
 	KindKeyring                       // the OS keyring did not answer
+	KindStore                         // the token store's files could not be read or written
 )
 
 // ErrNoClientID means no app registration was configured.
@@ -87,9 +90,18 @@ func classify(err error) error {
 	if errors.As(err, &unknownCA) || errors.As(err, &hostname) {
 		return &Error{Kind: KindUntrusted, Reason: "the identity service's TLS certificate is not trusted", Err: err}
 	}
-	var netErr net.Error
 	var opErr *net.OpError
-	if errors.As(err, &opErr) || errors.As(err, &netErr) {
+	if errors.As(err, &opErr) {
+		return &Error{Kind: KindNetwork, Reason: "the identity service could not be reached", Err: err}
+	}
+	// Before net.Error, which a bare syscall.Errno such as EACCES satisfies.
+	var pathErr *fs.PathError
+	var linkErr *os.LinkError
+	if errors.As(err, &pathErr) || errors.As(err, &linkErr) {
+		return &Error{Kind: KindStore, Reason: "the stored sign-in could not be read or written: " + firstLine(err.Error()), Err: err}
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
 		return &Error{Kind: KindNetwork, Reason: "the identity service could not be reached", Err: err}
 	}
 	if strings.Contains(err.Error(), "no token found") {

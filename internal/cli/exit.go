@@ -73,6 +73,8 @@ func explain(err error, command string, s settings) *exitError {
 		return &exitError{code: ExitError, errCode: "untrusted", msg: what + ".\nFor the emulator, set --ca-file (MAPSDEVICE_CA_FILE) to its ca.pem; 'mapsdevice emulator' prints it."}
 	case auth.KindKeyring:
 		return &exitError{code: ExitError, errCode: "keyring", msg: what + ".\nUnlock the keyring and try again, or use --token-store file to keep tokens in a plain file."}
+	case auth.KindStore:
+		return &exitError{code: ExitError, errCode: "store", msg: fmt.Sprintf("%s.\nThe state folder %s must be a folder this user can write, on a disk with free space; fix it or choose another with --home.", what, s.Home)}
 	default:
 		return &exitError{code: ExitError, errCode: "service", msg: what + ".\nTry again later."}
 	}
@@ -122,5 +124,5 @@ func settingsOf(fs *flag.FlagSet) settings {
 		}
 		return ""
 	}
-	return settings{Tenant: get("tenant"), Authority: get("authority"), ClientID: get("client-id")}
+	return settings{Tenant: get("tenant"), Authority: get("authority"), ClientID: get("client-id"), Home: get("home")}
 }
