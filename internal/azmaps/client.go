@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -156,17 +157,21 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		resp, err := c.send(ctx, r, refresh)
 		refresh = false
-		if err != nil {
+		var te *transportError
+		if errors.As(err, &te) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			if attempt < c.cfg.Retries && (r.idempotent || neverSent(err)) {
+			if attempt < c.cfg.Retries && (r.idempotent || neverSent(te.err)) && !errors.Is(te.err, ErrForeignHost) {
 				if werr := c.wait(ctx, attempt, ""); werr != nil {
 					return nil, werr
 				}
 				continue
 			}
-			return nil, &NetworkError{Err: err}
+			return nil, &NetworkError{Err: te.err}
+		}
+		if err != nil {
+			return nil, err // no token, or no body: trying again cannot help
 		}
 		if resp.StatusCode < 300 {
 			return resp, nil
@@ -188,6 +193,8 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	}
 }
 
+// send makes one attempt. Only a failure of the transport comes back as a
+// *transportError, which is worth another try.
 func (c *Client) send(ctx context.Context, r request, refresh bool) (*http.Response, error) {
 	u := *r.url
 	if c.cfg.Key != "" {
@@ -195,29 +202,9 @@ func (c *Client) send(ctx context.Context, r request, refresh bool) (*http.Respo
 		q.Set("subscription-key", c.cfg.Key)
 		u.RawQuery = q.Encode()
 	}
-	var body io.ReadCloser
-	if r.body != nil {
-		b, err := r.body.Open()
-		if err != nil {
-			return nil, fmt.Errorf("open request body: %w", err)
-		}
-		body = c.counting(b, r.body.Size)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
+	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), nil)
 	if err != nil {
-		if body != nil {
-			body.Close()
-		}
 		return nil, fmt.Errorf("build request: %w", err)
-	}
-	if r.body != nil {
-		req.ContentLength = r.body.Size
-		req.GetBody = nil
-		ct := r.contentType
-		if ct == "" {
-			ct = "application/json"
-		}
-		req.Header.Set("Content-Type", ct)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.cfg.Key == "" {
@@ -228,21 +215,35 @@ func (c *Client) send(ctx context.Context, r request, refresh bool) (*http.Respo
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("x-ms-client-id", c.cfg.ClientID)
 	}
+	if r.body != nil {
+		b, err := r.body.Open()
+		if err != nil {
+			return nil, fmt.Errorf("open request body: %w", err)
+		}
+		req.Body, req.ContentLength = c.counting(b, r.body.Size), r.body.Size
+		ct := r.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		var te *TokenError
-		if errors.As(err, &te) {
-			return nil, te
-		}
 		// Hide the URL: with a shared key it holds the key.
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			return nil, ue.Err
+			err = ue.Err
 		}
-		return nil, err
+		return nil, &transportError{err: err}
 	}
 	return resp, nil
 }
+
+// transportError is a request that failed on its way: no answer came.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
 
 // TokenError means no token could be had; its Err comes from auth.
 type TokenError struct{ Err error }
@@ -331,9 +332,10 @@ type ErrorDetail struct {
 }
 
 func (e *APIError) Error() string {
+	// The Data service's codes repeat the status ("400 BadRequest").
 	msg := fmt.Sprintf("Azure Maps answered %d", e.Status)
-	if e.Code != "" {
-		msg += " " + e.Code
+	if code := strings.TrimPrefix(e.Code, strconv.Itoa(e.Status)+" "); code != "" {
+		msg += " " + code
 	}
 	if e.Message != "" {
 		msg += ": " + strings.TrimRight(e.Message, ". ")

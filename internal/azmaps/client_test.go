@@ -262,6 +262,23 @@ func TestAuthFailures(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+	t.Run("no token is not a network failure, and not tried again", func(t *testing.T) {
+		tokens := &failingTokens{err: errors.New("not signed in")}
+		c, err := azmaps.NewClient(azmaps.Config{Endpoint: f.srv.MapsEndpoint(), ClientID: f.srv.MapsClientID(), Tokens: tokens, HTTPClient: f.srv.Client()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := len(f.srv.Requests())
+		_, err = c.List(ctx)
+		var te *azmaps.TokenError
+		var ne *azmaps.NetworkError
+		if !errors.As(err, &te) || errors.As(err, &ne) {
+			t.Errorf("got %v, want a token error", err)
+		}
+		if tokens.calls != 1 || len(f.srv.Requests()) != before {
+			t.Errorf("%d token calls and %d requests, want 1 and none", tokens.calls, len(f.srv.Requests())-before)
+		}
+	})
 	t.Run("both shared keys work", func(t *testing.T) {
 		for _, k := range f.srv.SharedKeys() {
 			if _, err := f.client(t, azmaps.Config{Key: k}).List(ctx); err != nil {
@@ -415,4 +432,15 @@ func TestRetiredServiceIsNamed(t *testing.T) {
 	if !errors.As(err, &api) || !api.Retired {
 		t.Errorf("got %v, want a retired-service error", err)
 	}
+}
+
+// failingTokens stands for a device that is not signed in.
+type failingTokens struct {
+	err   error
+	calls int
+}
+
+func (f *failingTokens) Token(context.Context, bool) (string, error) {
+	f.calls++
+	return "", f.err
 }

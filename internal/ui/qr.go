@@ -15,8 +15,6 @@ type qrRendering struct {
 	width int
 }
 
-func (q qrRendering) height() int { return len(q.lines) }
-
 // qrCandidates renders text from the roomiest QR code to the smallest:
 // more error correction and a wider quiet zone first.
 func qrCandidates(text string) []qrRendering {
