@@ -47,6 +47,13 @@ example:
 }
 
 func runAPI(ctx context.Context, stdio Stdio, o apiOptions, path string) error {
+	method := strings.ToUpper(o.Method)
+	if method == "" {
+		method = http.MethodGet
+	}
+	if strings.Trim(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return usageError{fmt.Errorf("-X %q: use an HTTP method such as GET or POST", o.Method)}
+	}
 	if u, err := url.Parse(path); err != nil || u.IsAbs() || u.Host != "" {
 		return usageError{fmt.Errorf("PATH %q must be a path like /route/directions/json; the host is --maps-endpoint", path)}
 	}
@@ -64,11 +71,8 @@ func runAPI(ctx context.Context, stdio Stdio, o apiOptions, path string) error {
 	}
 	var body *azmaps.Body
 	switch {
-	case o.Data == "-":
-		b := azmaps.Body{Size: -1, Open: func() (io.ReadCloser, error) { return io.NopCloser(stdio.In), nil }}
-		body = &b
-	case strings.HasPrefix(o.Data, "@"):
-		b, err := bodyOf("--data", o.Data[1:], stdio.In)
+	case o.Data == "-" || strings.HasPrefix(o.Data, "@"):
+		b, err := bodyOf("--data", strings.TrimPrefix(o.Data, "@"), stdio.In)
 		if err != nil {
 			return err
 		}
@@ -80,10 +84,6 @@ func runAPI(ctx context.Context, stdio Stdio, o apiOptions, path string) error {
 	client, err := o.client(ctx, stdio, nil)
 	if err != nil {
 		return err
-	}
-	method := strings.ToUpper(o.Method)
-	if method == "" {
-		method = http.MethodGet
 	}
 	resp, err := client.Raw(ctx, method, p, q, body)
 	if err != nil {

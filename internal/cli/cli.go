@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 
@@ -47,6 +48,9 @@ func Main(ctx context.Context, args []string, stdio Stdio) int {
 		// than that it is a usage error.
 		if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "error parsing commandline") {
 			err = inner
+		}
+		if m := badEnvValue.FindStringSubmatch(err.Error()); m != nil {
+			err = fmt.Errorf("%s=%q is not a valid value for --%s", m[2], os.Getenv(m[2]), m[1])
 		}
 		err = usageError{err}
 	}
@@ -194,6 +198,9 @@ func defaultHome() string {
 	}
 	return ".mapsdevice"
 }
+
+// badEnvValue is how ff reports a variable that does not parse.
+var badEnvValue = regexp.MustCompile(`error setting flag "([^"]+)" from environment variable "([^"]+)"`)
 
 // usageError marks mistakes in how a command was called.
 type usageError struct{ err error }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"time"
@@ -73,6 +74,9 @@ default) and reader@emulator.test (Azure Maps Data Reader).`),
 }
 
 func (o emulatorOptions) serverOptions() (emulator.Options, error) {
+	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+		return emulator.Options{}, usageError{fmt.Errorf("--listen %q: use HOST:PORT, such as 127.0.0.1:8443", o.Listen)}
+	}
 	opts := emulator.Options{
 		StateDir:                o.State,
 		Listen:                  o.Listen,

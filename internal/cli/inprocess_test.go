@@ -119,7 +119,7 @@ func TestUsageErrors(t *testing.T) {
 		{"undefined flag, json from env", []string{"MAPSDEVICE_JSON=true"}, []string{"token", "--nope"}, "usage", "-nope"},
 		{"flag value", nil, []string{"report", "--rate", "fast", "--json"}, "usage", `invalid value "fast" for flag -rate`},
 		{"flag without value", nil, []string{"report", "--json", "--rate"}, "usage", "rate"},
-		{"env value", []string{"MAPSDEVICE_BATCH_SIZE=many"}, []string{"report", "--json"}, "usage", "MAPSDEVICE_BATCH_SIZE"},
+		{"env value", []string{"MAPSDEVICE_BATCH_SIZE=many"}, []string{"report", "--json"}, "usage", `MAPSDEVICE_BATCH_SIZE="many" is not a valid value for --batch-size`},
 		{"value that looks like --json", nil, []string{"status", "--client-id", "--json", "--nope", "--json"}, "usage", "-nope"},
 		{"no-argument command", nil, []string{"token", "extra", "--json"}, "usage", `token takes no arguments, got "extra"`},
 		{"missing argument", nil, []string{"geofence", "upload", "--json"}, "usage", "upload takes one argument, FILE; got 0"},
@@ -155,6 +155,7 @@ func TestUsageErrors(t *testing.T) {
 		{"absolute api PATH", nil, []string{"api", "https://example.com/x", "--json"}, "usage", "must be a path"},
 		{"api query", nil, []string{"api", "/x", "--query", "novalue", "--json"}, "usage", "--query"},
 		{"api data folder", nil, []string{"api", "/x", "--data", "@" + dir, "--maps-key", "k", "--json"}, "usage", "is a folder"},
+		{"api method", nil, []string{"api", "/x", "-X", "BAD METHOD", "--maps-key", "k", "--json"}, "usage", "HTTP method"},
 		{"upload a folder", nil, []string{"geofence", "upload", dir, "--maps-key", "k", "--json"}, "usage", "is a folder"},
 		{"upload a missing file", nil, []string{"geofence", "upload", filepath.Join(dir, "none.geojson"), "--maps-key", "k", "--json"}, "usage", "no such file"},
 		{"update a folder", nil, []string{"geofence", "update", "u", dir, "--maps-key", "k", "--json"}, "usage", "is a folder"},
@@ -332,5 +333,14 @@ func TestVersionInProcess(t *testing.T) {
 	r := runMain(t, "version")
 	if r.code != 0 || !strings.HasPrefix(r.out, "mapsdevice ") {
 		t.Errorf("exit %d: %q", r.code, r.out)
+	}
+}
+
+// The emulator has no --json; a bad --listen is still a usage error.
+func TestEmulatorBadListen(t *testing.T) {
+	hermetic(t)
+	r := runMain(t, "emulator", "--listen", "bogus")
+	if r.code != 64 || !strings.Contains(r.err, "--listen") || r.out != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 64 and what to fix", r.code, r.out, r.err)
 	}
 }

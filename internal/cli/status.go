@@ -72,16 +72,25 @@ func runStatus(ctx context.Context, stdio Stdio, o statusOptions) error {
 		printStatus(stdio, si, o, res, tokenErr)
 	}
 	if tokenErr != nil {
-		return &exitError{code: ExitSignIn, errCode: "sign_in_needed", shown: true,
-			msg: fmt.Sprintf("Not signed in: %v.\nRun 'mapsdevice login' to sign in.", tokenErr)}
+		return &exitError{code: ExitSignIn, errCode: "sign_in_needed", shown: true, msg: notSignedIn(tokenErr)}
 	}
 	return nil
+}
+
+// notSignedIn says why there is no sign-in, without saying it twice when
+// the reason is just that.
+func notSignedIn(err error) string {
+	msg := "Not signed in"
+	if reason := err.Error(); reason != "not signed in" {
+		msg += ": " + reason
+	}
+	return msg + ".\nRun 'mapsdevice login' to sign in."
 }
 
 func printStatus(stdio Stdio, si signedIn, o statusOptions, res auth.Result, tokenErr error) {
 	w := stdio.Out
 	if tokenErr != nil {
-		fmt.Fprintf(w, "Not signed in: %v.\nRun 'mapsdevice login' to sign in.\n\n", tokenErr)
+		fmt.Fprintf(w, "%s\n\n", notSignedIn(tokenErr))
 	} else {
 		who := res.Account.Username
 		if res.Account.Name != "" {

@@ -23,7 +23,7 @@ func usage(c *ffcli.Command) string {
 		for _, sub := range c.Subcommands {
 			fmt.Fprintf(&b, "  %-10s %s\n", sub.Name, sub.ShortHelp)
 		}
-		fmt.Fprintf(&b, "\nRun '%s <command> --help' for a command's flags.\n", c.Name)
+		fmt.Fprintf(&b, "\nRun '%s <command> --help' for a command's flags.\n", strings.TrimSuffix(c.ShortUsage, " <command> [flags]"))
 	}
 	if c.FlagSet == nil {
 		return b.String()
