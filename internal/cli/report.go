@@ -168,6 +168,13 @@ func runReport(ctx context.Context, stdio Stdio, o reportOptions) error {
 	case o.GeofenceUDID != "":
 		fences = report.ServiceFences{Client: client, UDID: o.GeofenceUDID}
 	}
+	// The input is opened before the state folder is made, so a bad one
+	// leaves nothing behind.
+	in, stop, err := o.input(ctx, stdio)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	r, err := report.New(report.Options{
 		StateDir: o.stateDir(), DeviceID: o.DeviceID, BatchSize: o.BatchSize, MaxDelay: o.MaxDelay,
 		SpoolMax: o.SpoolMax, SpoolFull: spool.Policy(o.SpoolFull), SignInRetry: o.SignInRetry, Follow: o.Follow,
@@ -176,14 +183,10 @@ func runReport(ctx context.Context, stdio Stdio, o reportOptions) error {
 		},
 	}, client, fences, stdio.Out, log)
 	if err != nil {
+		in.Close() // Run would have closed it
 		return err
 	}
 	defer r.Close()
-	in, stop, err := o.input(ctx, stdio)
-	if err != nil {
-		return err
-	}
-	defer stop()
 	log.Info("reporting", "device", o.DeviceID, "endpoint", client.Endpoint(), "state", o.stateDir())
 	if err := r.Run(ctx, in); err != nil {
 		return err

@@ -3,9 +3,12 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -404,5 +407,88 @@ func TestReportFollowsAFIFO(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("after SIGTERM: %v", err)
+	}
+}
+
+// TestReportBadInputLeavesNoState refuses an --input that cannot be opened
+// before it makes the state folder: a mistyped run leaves nothing behind.
+func TestReportBadInputLeavesNoState(t *testing.T) {
+	t.Parallel()
+	_, vars := inProcess(t, emulator.Options{})
+	e := newEnv(t, vars...).with("MAPSDEVICE_TOKEN_STORE=file", "MAPSDEVICE_MAPS_KEY=k",
+		"MAPSDEVICE_MAPS_ENDPOINT=https://"+freeAddr(t))
+	// A socket is there to stat but cannot be opened, even by root.
+	sock := filepath.Join(e.home, "in.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, errOut, code := e.run("report", "--input", sock)
+	if code != 64 || !strings.Contains(errOut, "--input") {
+		t.Errorf("exit %d: %s, want 64 naming --input", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(e.home, "report")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("state folder after a bad --input: %v, want none", err)
+	}
+}
+
+// TestReportEventsAtEndOfInput reads a file that goes in and out of a
+// fence at every reading: each transition is one event on stdout, also
+// those still being checked when delivery is done and the input has ended.
+func TestReportEventsAtEndOfInput(t *testing.T) {
+	t.Parallel()
+	const n = 2000
+	// Delivery done at once, so the end of input is also the end of the
+	// run, while service checks are still going.
+	srv, vars := inProcess(t, emulator.Options{MapsRate: -1, MapsOperationTime: time.Millisecond})
+	e := newEnv(t, vars...).with("MAPSDEVICE_TOKEN_STORE=file", "MAPSDEVICE_MAPS_KEY="+srv.SharedKeys()[0],
+		"MAPSDEVICE_MAPS_ENDPOINT="+srv.MapsEndpoint())
+	fence := writeFile(t, e.home, "fence.geojson", `{"type":"FeatureCollection","features":[
+ {"type":"Feature","geometry":{"type":"Point","coordinates":[-122.126986,47.639754]},"properties":{"geometryId":"circle","radius":500,"subType":"Circle"}}]}`)
+	start := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	var in strings.Builder
+	for i := range n {
+		lon := -122.127 // inside at even seconds
+		if i%2 == 1 {
+			lon = -122.2
+		}
+		fmt.Fprintf(&in, `{"time":%q,"lat":47.6398,"lon":%v,"seq":%d}`+"\n", start.Add(time.Duration(i)*time.Second).Format(time.RFC3339), lon, i)
+	}
+	input := writeFile(t, e.home, "in.ndjson", in.String())
+	for _, fences := range []string{"--local-geofence", "--geofence-file"} {
+		t.Run(fences, func(t *testing.T) {
+			out, errOut, code := e.run("report", "--input", input, fences, fence, "--batch-size", "100000", "--device-id", "pi"+fences)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			byReading := map[int]int{}
+			for line := range strings.Lines(out) {
+				var ev struct {
+					Event, GeometryID string
+					Time              time.Time
+				}
+				if err := json.Unmarshal([]byte(line), &ev); err != nil {
+					t.Fatalf("not an event: %q", line)
+				}
+				i := int(ev.Time.Sub(start) / time.Second)
+				if want := map[bool]string{true: "enter", false: "exit"}[i%2 == 0]; ev.Event != want || ev.GeometryID != "circle" {
+					t.Errorf("event %q: want %s circle", line, want)
+				}
+				byReading[i]++
+			}
+			var lost, dup int
+			for i := range n {
+				switch c := byReading[i]; {
+				case c == 0:
+					lost++
+				case c > 1:
+					dup++
+				}
+			}
+			if lost > 0 || dup > 0 || len(byReading) != n-lost {
+				t.Errorf("%d readings: %d events lost, %d duplicated, %d for readings not in the input", n, lost, dup, len(byReading)-(n-lost))
+			}
+		})
 	}
 }

@@ -405,7 +405,7 @@ func testLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// checkOnce fails unless every seq below n was stored exactly once.
+// checkOnce fails unless every seq below n was counted exactly once.
 func checkOnce(t *testing.T, got map[int]int, n int) {
 	t.Helper()
 	var lost, dup []string
@@ -423,8 +423,16 @@ func checkOnce(t *testing.T, got map[int]int, n int) {
 		}
 	}
 	if len(lost) > 0 || len(dup) > 0 {
-		t.Errorf("%d readings lost [%s], %d duplicated [%s]", len(lost), strings.Join(lost, " "), len(dup), strings.Join(dup, " "))
+		t.Errorf("%d lost [%s], %d duplicated [%s]", len(lost), firstFew(lost), len(dup), firstFew(dup))
 	}
+}
+
+// firstFew joins a list, cut short so a failure stays readable.
+func firstFew(s []string) string {
+	if len(s) > 20 {
+		return strings.Join(s[:20], " ") + " …"
+	}
+	return strings.Join(s, " ")
 }
 
 // newRand is a seeded source, so a failing schedule can be run again.

@@ -114,10 +114,11 @@ func DeadLetterPath(dir string) string { return filepath.Join(dir, "deadletter.n
 // StatusPath is the status file 'report --status' reads.
 func StatusPath(dir string) string { return filepath.Join(dir, "status.json") }
 
-// Run reads readings until the input ends, then delivers what is spooled
-// and returns. When ctx ends it leaves what is undelivered in the spool,
-// closes in to end a read in progress, and returns once its goroutines
-// have ended. Run owns in and always closes it.
+// Run reads readings until the input ends, then delivers what is spooled,
+// writes the events of every reading, and returns. When ctx ends it leaves
+// what is undelivered in the spool, writes no more events, closes in to
+// end a read in progress, and returns once its goroutines have ended. Run
+// owns in and always closes it.
 //
 // Whether closing ends a read depends on in: a pipe from io.Pipe or
 // os.Pipe, or a FIFO or terminal opened with os.Open, ends at once. A file
@@ -125,6 +126,10 @@ func StatusPath(dir string) string { return filepath.Join(dir, "status.json") }
 // returns with the next line or the end of input. Interruptible turns such
 // a file into one that ends at once.
 func (r *Reporter) Run(ctx context.Context, in io.ReadCloser) error {
+	// Events have their own context: the end of input stops ingest and
+	// delivery, but the events of what was accepted are still written.
+	fencesCtx, stopFences := context.WithCancel(ctx)
+	defer stopFences()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	drain := make(chan struct{})
@@ -143,7 +148,7 @@ func (r *Reporter) Run(ctx context.Context, in io.ReadCloser) error {
 	go func() { deliverDone <- r.deliverLoop(ctx, drain) }()
 	go func() {
 		defer close(fencesDone)
-		r.watchFences(ctx, accepted)
+		r.watchFences(fencesCtx, accepted)
 	}()
 
 	var err, derr error
@@ -165,6 +170,9 @@ func (r *Reporter) Run(ctx context.Context, in io.ReadCloser) error {
 	cerr := in.Close()
 	if !ingested {
 		err = <-ingestDone
+	}
+	if err != nil || derr != nil {
+		stopFences()
 	}
 	<-fencesDone
 	switch {
@@ -202,15 +210,18 @@ func (r *Reporter) ingest(ctx context.Context, in io.Reader, accepted chan<- Rea
 			}
 			return err
 		}
-		for _, rd := range pending {
-			select {
-			case accepted <- rd:
-			default: // events are best effort; delivery is not
-			}
-		}
 		select {
 		case r.newData <- struct{}{}:
 		default:
+		}
+		// Waiting for events holds up reading, not delivery: what was
+		// committed is already spooled.
+		for _, rd := range pending {
+			select {
+			case accepted <- rd:
+			case <-ctx.Done():
+				return nil
+			}
 		}
 		pending, records = pending[:0], records[:0]
 		return nil
@@ -282,33 +293,50 @@ func (r *Reporter) deadLetter(n int, reason error, line []byte) {
 	r.log.Warn("bad reading sent to the dead-letter file", "line", n, "reason", reason.Error())
 }
 
+// fenceRetry is how long readings go unchecked after the geofence service
+// failed, so an outage, where each check waits through the client's
+// retries, does not hold up reading.
+const fenceRetry = 10 * time.Second
+
 // watchFences checks accepted readings against the fences and writes
-// enter and exit events. Without a network, service checks are skipped.
+// enter and exit events, until accepted is closed or ctx ends. While the
+// service fails, readings are not checked and make no events.
 func (r *Reporter) watchFences(ctx context.Context, accepted <-chan Reading) {
-	failing := false
-	for {
-		var rd Reading
-		select {
-		case got, ok := <-accepted:
-			if !ok {
-				return
-			}
-			rd = got
-		case <-ctx.Done():
+	var failedAt time.Time // zero while checks succeed
+	unchecked := 0
+	defer func() {
+		if unchecked > 0 && ctx.Err() == nil {
+			r.log.Warn("geofence checks were failing at the end; readings went unchecked", "unchecked", unchecked)
+		}
+	}()
+	for rd := range accepted {
+		if ctx.Err() != nil {
 			return
 		}
 		if r.fences == nil {
 			continue
 		}
-		res, err := r.fences.Check(ctx, rd)
-		if err != nil {
-			if !failing && ctx.Err() == nil {
-				r.log.Warn("geofence check failed; events wait for the service", "error", err.Error())
-			}
-			failing = true
+		if !failedAt.IsZero() && r.clock.Now().Sub(failedAt) < fenceRetry {
+			unchecked++
 			continue
 		}
-		failing = false
+		res, err := r.fences.Check(ctx, rd)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			first := failedAt.IsZero()
+			failedAt = r.clock.Now()
+			unchecked++
+			if first {
+				r.log.Warn("geofence check failed; no events until it answers", "error", err.Error())
+			}
+			continue
+		}
+		if !failedAt.IsZero() {
+			r.log.Info("geofence checks resumed", "unchecked", unchecked)
+			failedAt, unchecked = time.Time{}, 0
+		}
 		r.events.observe(rd, res)
 	}
 }

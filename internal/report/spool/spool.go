@@ -22,6 +22,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Policy is what Append does when the spool is full.
@@ -104,8 +105,8 @@ func Open(path string, max int, policy Policy, now func() time.Time) (*Spool, er
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open spool %s: another mapsdevice report is using it", path)
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("open spool %s: another process is using it", path)
 		}
 		return nil, fmt.Errorf("open spool: %w", err)
 	}

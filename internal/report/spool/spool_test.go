@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,8 +143,13 @@ func TestConcurrentAppendsAreGrouped(t *testing.T) {
 func TestSecondOpenIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "spool.db")
 	open(t, path, 10, DropOldest)
-	if _, err := Open(path, 10, DropOldest, nil); err == nil {
+	_, err := Open(path, 10, DropOldest, nil)
+	if err == nil {
 		t.Fatal("a second reporter opened the same spool")
+	}
+	// A library names no command: the spool may not be report's.
+	if got := err.Error(); !strings.Contains(got, "another process is using it") || strings.Contains(got, "mapsdevice") {
+		t.Errorf("second open: got %q, want it to say another process is using the spool", got)
 	}
 }
 
