@@ -186,19 +186,9 @@ func demoReport(ctx context.Context, stdio Stdio, client *azmaps.Client) error {
 		return err
 	}
 	defer r.Close()
-	// The simulated truck writes into a pipe that Run reads and closes;
-	// the truck is stopped and waited for before returning.
-	simCtx, stopTruck := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
-	truckDone := make(chan struct{})
-	go func() {
-		defer close(truckDone)
-		pw.CloseWithError(report.Simulate(simCtx, pw, "demo-truck", 200, readings))
-	}()
-	err = r.Run(ctx, pr)
+	truck, stopTruck := simulated(ctx, "demo-truck", 200, readings)
+	err = r.Run(ctx, truck)
 	stopTruck()
-	pr.Close()
-	<-truckDone
 	if err != nil {
 		return err
 	}

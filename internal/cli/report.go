@@ -220,19 +220,27 @@ func readFences(what, path string) ([]byte, []geofence.Fence, error) {
 	return data, fences, err
 }
 
+// simulated is a simulated device writing readings into a pipe. Run reads
+// and closes it; stop, once Run has returned, ends the device and waits
+// for it.
+func simulated(ctx context.Context, device string, rate float64, count int) (in io.ReadCloser, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pw.CloseWithError(report.Simulate(ctx, pw, device, rate, count))
+	}()
+	return pr, func() { cancel(); pr.Close(); <-done }
+}
+
 // input opens where readings come from. Run closes it; stop, once Run
 // has returned, ends the simulated device and waits for it.
 func (o reportOptions) input(ctx context.Context, stdio Stdio) (in io.ReadCloser, stop func(), err error) {
 	switch {
 	case o.Simulate:
-		ctx, cancel := context.WithCancel(ctx)
-		pr, pw := io.Pipe()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			pw.CloseWithError(report.Simulate(ctx, pw, o.DeviceID, o.Rate, o.Count))
-		}()
-		return pr, func() { cancel(); pr.Close(); <-done }, nil
+		in, stop := simulated(ctx, o.DeviceID, o.Rate, o.Count)
+		return in, stop, nil
 	case o.Input == "-":
 		in, err := report.Interruptible(stdio.In)
 		if err != nil {
