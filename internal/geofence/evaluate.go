@@ -136,7 +136,64 @@ func (p projection) lonLat(x, y float64) orb.Point {
 	if p.kx != 0 {
 		lon += x / p.kx
 	}
-	return orb.Point{lon, p.lat0 + y/p.ky}
+	return orb.Point{wrapLon(lon), p.lat0 + y/p.ky}
+}
+
+// edgeXY projects the edge from a to b, which takes the short way across
+// the antimeridian: xy wraps each end on its own, which splits an edge
+// that passes the meridian opposite the query point, so the far end is
+// moved by a turn to keep the edge whole.
+func (p projection) edgeXY(a, b orb.Point) (ax, ay, bx, by float64) {
+	ax, ay = p.xy(a)
+	bx, by = p.xy(b)
+	if p.kx == 0 || (math.Abs(a[0]-p.lon0) <= 180 && math.Abs(b[0]-p.lon0) <= 180 && math.Abs(b[0]-a[0]) <= 180) {
+		return ax, ay, bx, by // the common case: nothing wraps
+	}
+	// want is b's offset from a along the edge, in projected metres.
+	want := (b[0] + shortTurn(a[0], b[0]) - a[0]) * p.kx
+	turn := 360 * p.kx
+	switch {
+	case bx-ax-want > turn/2:
+		bx -= turn
+	case bx-ax-want < -turn/2:
+		bx += turn
+	}
+	// An edge the whole way round (from -180 to 180) may pass the query
+	// point on the other copy of it.
+	lo, hi := min(ax, bx), max(ax, bx)
+	switch {
+	case lo > 0 && turn-hi < lo:
+		ax, bx = ax-turn, bx-turn
+	case hi < 0 && lo+turn < -hi:
+		ax, bx = ax+turn, bx+turn
+	}
+	return ax, ay, bx, by
+}
+
+// wrapLon brings a longitude back into -180..180.
+func wrapLon(lon float64) float64 {
+	switch {
+	case lon > 180:
+		return lon - 360
+	case lon < -180:
+		return lon + 360
+	}
+	return lon
+}
+
+// shortTurn is what to add to the longitude of an edge's end so that the
+// edge from a to b takes the short way across the antimeridian (the GeoJSON
+// convention the service follows): ±360 when they are more than 180° apart.
+// An edge from -180 to 180 is left to run the whole way round, as a box
+// round the world means it to.
+func shortTurn(a, b float64) float64 {
+	switch d := b - a; {
+	case d > 180 && d < 360:
+		return -360
+	case d < -180 && d > -360:
+		return 360
+	}
+	return 0
 }
 
 // nearest is the point of a polyline (or a single point) closest to the
@@ -148,8 +205,7 @@ func (p projection) nearest(ls orb.LineString) (float64, float64) {
 		return p.xy(ls[0])
 	}
 	for i := 0; i+1 < len(ls); i++ {
-		ax, ay := p.xy(ls[i])
-		cx, cy := p.xy(ls[i+1])
+		ax, ay, cx, cy := p.edgeXY(ls[i], ls[i+1])
 		dx, dy := cx-ax, cy-ay
 		t := 0.0
 		if l2 := dx*dx + dy*dy; l2 > 0 {
@@ -232,16 +288,38 @@ func polygonContains(poly orb.Polygon, pt orb.Point) bool {
 	return true
 }
 
+// ringContains is even-odd ray casting with every edge taken the short way
+// across the antimeridian. The ring's longitudes are unwrapped as it is
+// walked (a vertex may land anywhere in -540..540), so the point is tried
+// at its own longitude and a turn either side. This reads a ring
+// unambiguously when the walk makes no net turn (the ring does not go round
+// a pole) and spans at most 360° unwrapped; validation reports the rest.
+// For a ring that never crosses the antimeridian every offset is 0 and the
+// arithmetic is the plain planar test.
 func ringContains(r orb.Ring, pt orb.Point) bool {
-	in := false
-	for i, j := 0, len(r)-1; i < len(r); j, i = i, i+1 {
-		a, b := r[i], r[j]
-		if (a[1] > pt[1]) != (b[1] > pt[1]) &&
-			pt[0] < (b[0]-a[0])*(pt[1]-a[1])/(b[1]-a[1])+a[0] {
-			in = !in
-		}
+	if len(r) == 0 {
+		return false
 	}
-	return in
+	var in [3]bool // the point at its longitude, 360° west, 360° east
+	cross := func(a, b orb.Point, offA, offB float64) {
+		if (a[1] > pt[1]) == (b[1] > pt[1]) {
+			return
+		}
+		ax, bx := a[0]+offA, b[0]+offB
+		x := (bx-ax)*(pt[1]-a[1])/(b[1]-a[1]) + ax
+		in[0] = in[0] != (pt[0] < x)
+		in[1] = in[1] != (pt[0]-360 < x)
+		in[2] = in[2] != (pt[0]+360 < x)
+	}
+	off := 0.0 // turns added to r[i-1]
+	for i := 1; i < len(r); i++ {
+		next := off + shortTurn(r[i-1][0], r[i][0])
+		cross(r[i], r[i-1], next, off)
+		off = next
+	}
+	// The closing edge; zero length when the ring is closed.
+	cross(r[0], r[len(r)-1], off+shortTurn(r[len(r)-1][0], r[0][0]), off)
+	return in[0] || in[1] || in[2]
 }
 
 // activeAt reports whether any validity period covers t.

@@ -306,9 +306,15 @@ func (v *validator) polygon(raw json.RawMessage, ptr string) orb.Polygon {
 	poly := orb.Polygon{}
 	for i, r := range rings {
 		rp := ptr + "/" + strconv.Itoa(i)
+		before := len(v.problems)
 		pts := v.positions(r, rp, 4)
 		if len(pts) >= 4 && pts[0] != pts[len(pts)-1] {
 			v.add(rp+"/"+strconv.Itoa(len(pts)-1), "the ring is not closed: its last position must equal its first, %v", []float64{pts[0][0], pts[0][1]})
+		}
+		if len(v.problems) == before && len(pts) >= 4 {
+			if msg := ringShapeProblem(pts); msg != "" {
+				v.add(rp, "%s", msg)
+			}
 		}
 		poly = append(poly, orb.Ring(pts))
 	}
