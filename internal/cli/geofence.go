@@ -21,8 +21,11 @@ func newGeofenceCmd(stdio Stdio) *ffcli.Command {
 		ShortUsage: "mapsdevice geofence <command> [flags]",
 		ShortHelp:  "validate, upload and check GeoJSON geofences in Azure Maps",
 		LongHelp: strings.TrimSpace(`
-Work with GeoJSON geofences in Azure Maps: the Data v2 service keeps them,
-the Spatial service checks a position against them.
+Work with GeoJSON geofences: 'validate' checks a file and 'check --file'
+says where positions stand against it, both on the device with no
+sign-in. With a sign-in, the Data v2 service keeps fences (upload, update,
+list, get, delete) and the Spatial service checks positions against them
+(check --udid, check --remote).
 
 Microsoft retired the Data and Spatial services (Data on 2024-09-16,
 Spatial on 2025-09-30). Point --maps-endpoint (MAPSDEVICE_MAPS_ENDPOINT)

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -76,9 +78,13 @@ func TestGeofenceUploadAndCheck(t *testing.T) {
 		t.Errorf("plain check output:\n%s", out)
 	}
 	// POST with a local file gives the same answer.
-	out, _, code = e.run("geofence", "check", "--file", file, "--lat", "47.639754", "--lon", "-122.126986")
+	out, _, code = e.run("geofence", "check", "--file", file, "--remote", "--lat", "47.639754", "--lon", "-122.126986")
 	if code != 0 || !strings.Contains(out, "-500.0 m") {
-		t.Errorf("check --file:\n%s", out)
+		t.Errorf("check --file --remote:\n%s", out)
+	}
+	req := srv.Requests()
+	if last := req[len(req)-1]; last.Method != "POST" || !strings.HasSuffix(last.Path, "/geofence/json") {
+		t.Errorf("check --remote sent %s %s, want the file POSTed", last.Method, last.Path)
 	}
 	out, _, code = e.run("geofence", "list")
 	if code != 0 || !strings.Contains(out, udid) {
@@ -214,4 +220,74 @@ func writeBigFences(t *testing.T, path string, size int64) int64 {
 	}
 	st, _ := f.Stat()
 	return st.Size()
+}
+
+// TestGeofenceCheckOnDeviceBinary checks positions piped into the real
+// binary with no sign-in settings at all: each answer comes out before
+// the next position goes in, and a bad line is reported and skipped.
+func TestGeofenceCheckOnDeviceBinary(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	file := writeFile(t, e.home, "fence.geojson", guideFence)
+
+	out, errOut, code := e.run("geofence", "check", "--file", file, "--lat", "47.639754", "--lon", "-122.126986")
+	if code != 0 || !strings.Contains(out, "001") || !strings.Contains(out, "inside") || !strings.Contains(out, "-500.0 m") {
+		t.Fatalf("check --file with no sign-in: exit %d:\n%s%s", code, out, errOut)
+	}
+
+	cmd := e.command(t.Context(), "geofence", "check", "--file", file, "--json", "--device-id", "pi")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	answers := bufio.NewReader(stdout)
+	// With stdin still open, each answer must come before the next line.
+	for i, line := range []string{
+		`{"lat":47.639754,"lon":-122.126986}`,
+		`{"lat":"north","lon":0}`,
+		`{"lat":47.6295,"lon":-122.13,"deviceId":"truck","time":"2026-01-31T08:00:00Z"}`,
+	} {
+		fmt.Fprintln(stdin, line)
+		got, err := answers.ReadString('\n')
+		if err != nil {
+			t.Fatalf("line %d: no answer while stdin is open: %v; stderr %s", i+1, err, stderr.String())
+		}
+		var ans map[string]any
+		if err := json.Unmarshal([]byte(got), &ans); err != nil {
+			t.Fatalf("line %d: answer %q is not JSON", i+1, got)
+		}
+		switch i {
+		case 1:
+			if ans["event"] != "bad_position" || ans["line"] != float64(2) {
+				t.Errorf("bad line: %v", ans)
+			}
+		default:
+			geoms, _ := ans["geometries"].([]any)
+			if len(geoms) != 2 {
+				t.Fatalf("line %d: %v", i+1, ans)
+			}
+			wantDevice := map[int]string{0: "pi", 2: "truck"}[i]
+			if g := geoms[0].(map[string]any); g["deviceId"] != wantDevice {
+				t.Errorf("line %d: deviceId %v, want %s", i+1, g["deviceId"], wantDevice)
+			}
+		}
+	}
+	stdin.Close()
+	rest, _ := io.ReadAll(answers)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 65 {
+		t.Errorf("exit %v, want 65 for the bad line; stderr %s", err, stderr.String())
+	}
+	if !strings.Contains(string(rest), `"code":"invalid_position"`) || !strings.Contains(stderr.String(), "line 2:") {
+		t.Errorf("end of output %q, stderr %q", rest, stderr.String())
+	}
 }

@@ -1,11 +1,15 @@
 package cli_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mapsdevice/mapsdevice/internal/cli"
+	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
 // These tests run cli.Main in this process, with buffers for stdio and
@@ -145,7 +150,14 @@ func TestUsageErrors(t *testing.T) {
 		{"altitude infinite", nil, []string{"geofence", "check", "--udid", "u", "--lat", "0", "--lon", "0", "--z", "-Inf", "--json"}, "usage", "--z -Inf"},
 		{"search buffer", nil, []string{"geofence", "check", "--udid", "u", "--lat", "0", "--lon", "0", "--search-buffer", "501", "--json"}, "usage", "--search-buffer 501: use a number from 0 to 500"},
 		{"no position", nil, []string{"geofence", "check", "--udid", "u", "--json"}, "usage", "--lat and --lon are required"},
-		{"no fences", nil, []string{"geofence", "check", "--lat", "0", "--lon", "0", "--json"}, "usage", "either --udid"},
+		{"no fences", nil, []string{"geofence", "check", "--lat", "0", "--lon", "0", "--json"}, "usage", "give either --file"},
+		{"check with only --lat", nil, []string{"geofence", "check", "--file", good, "--lat", "0", "--json"}, "usage", "give both --lat and --lon"},
+		{"check --remote without a position", nil, []string{"geofence", "check", "--file", good, "--remote", "--json"}, "usage", "--lat and --lon are required"},
+		{"check remote from the environment", []string{"MAPSDEVICE_REMOTE=true"}, []string{"geofence", "check", "--file", good, "--json"}, "usage", "required with --udid or --remote"},
+		{"check fences on stdin without a position", nil, []string{"geofence", "check", "--file", "-", "--json"}, "usage", "stdin holds the fences"},
+		{"check mode on the device", nil, []string{"geofence", "check", "--file", good, "--lat", "0", "--lon", "0", "--mode", "EnterAndExit", "--json"}, "usage", "--mode EnterAndExit is for the service"},
+		{"check latitude on the device", nil, []string{"geofence", "check", "--file", good, "--lat", "91", "--lon", "0", "--json"}, "usage", "--lat 91: use a number from -90 to 90"},
+		{"check a missing file", nil, []string{"geofence", "check", "--file", filepath.Join(dir, "none.geojson"), "--lat", "0", "--lon", "0", "--json"}, "usage", "no such file"},
 		{"bad time", nil, []string{"geofence", "check", "--udid", "u", "--lat", "0", "--lon", "0", "--time", "noon", "--json"}, "usage", "RFC 3339"},
 		{"geography", nil, []string{"geofence", "list", "--geography", "mars", "--json"}, "usage", "--geography"},
 		{"token store", nil, []string{"status", "--client-id", "c", "--token-store", "cloud", "--json"}, "usage", "--token-store"},
@@ -160,7 +172,8 @@ func TestUsageErrors(t *testing.T) {
 		{"upload a missing file", nil, []string{"geofence", "upload", filepath.Join(dir, "none.geojson"), "--maps-key", "k", "--json"}, "usage", "no such file"},
 		{"update a folder", nil, []string{"geofence", "update", "u", dir, "--maps-key", "k", "--json"}, "usage", "is a folder"},
 		{"validate a folder", nil, []string{"geofence", "validate", dir, "--json"}, "usage", "is a folder"},
-		{"check with a folder", nil, []string{"geofence", "check", "--file", dir, "--lat", "0", "--lon", "0", "--maps-key", "k", "--json"}, "usage", "is a folder"},
+		{"check with a folder", nil, []string{"geofence", "check", "--file", dir, "--lat", "0", "--lon", "0", "--json"}, "usage", "is a folder"},
+		{"check a folder from stdin", nil, []string{"geofence", "check", "--file", dir, "--json"}, "usage", "is a folder"},
 		{"report input folder", nil, []string{"report", "--input", dir, "--maps-key", "k", "--json"}, "usage", "--input " + dir + " is a folder"},
 		{"report local fences folder", nil, []string{"report", "--local-geofence", dir, "--json"}, "usage", "is a folder"},
 		{"report fence file folder", nil, []string{"report", "--geofence-file", dir, "--json"}, "usage", "is a folder"},
@@ -343,4 +356,177 @@ func TestEmulatorBadListen(t *testing.T) {
 	if r.code != 64 || !strings.Contains(r.err, "--listen") || r.out != "" {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 64 and what to fix", r.code, r.out, r.err)
 	}
+}
+
+// TestGeofenceCheckOnDevice checks positions against a local file with no
+// sign-in settings at all: one from the flags, a thousand from stdin in
+// order with a bad line among them, and an invalid file.
+func TestGeofenceCheckOnDevice(t *testing.T) {
+	home := hermetic(t) // no client id, no Maps client id, no key
+	fence := writeFile(t, home, "fence.geojson", guideFence)
+	fences, err := geofence.ParseBytes([]byte(guideFence))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("one position", func(t *testing.T) {
+		r := runMain(t, "geofence", "check", "--file", fence, "--lat", "47.639754", "--lon", "-122.126986")
+		if r.code != 0 || !strings.Contains(r.out, "001          inside  -500.0 m from the border") || !strings.Contains(r.out, "campus       inside  more than 500 m") {
+			t.Errorf("exit %d:\n%s%s", r.code, r.out, r.err)
+		}
+		r = runMain(t, "geofence", "check", "--file", fence, "--lat", "47.639754", "--lon", "-122.126986", "--json", "--device-id", "pi",
+			"--time", "2026-01-31T08:00:00Z")
+		var got geofence.Result
+		if r.code != 0 || strings.Count(r.out, "\n") != 1 || json.Unmarshal([]byte(r.out), &got) != nil {
+			t.Fatalf("--json: exit %d: %q %s", r.code, r.out, r.err)
+		}
+		want := geofence.Result{
+			Geometries: []geofence.GeometryResult{
+				{DeviceID: "pi", GeometryID: "001", Distance: -500, NearestLat: got.Geometries[0].NearestLat, NearestLon: got.Geometries[0].NearestLon},
+				{DeviceID: "pi", GeometryID: "campus", Distance: -999, NearestLat: got.Geometries[1].NearestLat, NearestLon: got.Geometries[1].NearestLon},
+			},
+			ExpiredGeofenceGeometryID:       []string{},
+			InvalidPeriodGeofenceGeometryID: []string{},
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got %+v, want %+v", got, want)
+		}
+		for _, key := range []string{`"geometries":[{"deviceId":"pi","geometryId":"001","distance":-500,"nearestLat":`,
+			`"expiredGeofenceGeometryId":[]`, `"invalidPeriodGeofenceGeometryId":[]`} {
+			if !strings.Contains(r.out, key) {
+				t.Errorf("--json output lacks %s: %s", key, r.out)
+			}
+		}
+	})
+
+	t.Run("a thousand positions from stdin", func(t *testing.T) {
+		const n, badAt = 1000, 500 // the bad line comes after position 500
+		var in strings.Builder
+		type pos struct {
+			lat, lon float64
+			device   string
+		}
+		var sent []pos
+		for i := range n {
+			if i == badAt {
+				in.WriteString(`{"lat":47.64,"lon":-190}` + "\n")
+			}
+			p := pos{47.62 + float64(i)*0.00004, -122.15 + float64(i%97)*0.0003, fmt.Sprintf("d%d", i)}
+			sent = append(sent, p)
+			fmt.Fprintf(&in, `{"lat":%v,"lon":%v,"deviceId":%q,"temperature":21.5}`+"\n", p.lat, p.lon, p.device)
+		}
+		r := mainWith(t, cli.Stdio{}, in.String(), "geofence", "check", "--file", fence, "--json")
+		if r.code != cli.ExitData {
+			t.Errorf("exit %d, want 65 for the bad line; stderr %s", r.code, r.err)
+		}
+		evs := r.events(t)
+		var answers []geofence.Result
+		bad := 0
+		for _, line := range strings.Split(strings.TrimSpace(r.out), "\n") {
+			var ev struct {
+				Event string
+				Line  int
+			}
+			json.Unmarshal([]byte(line), &ev)
+			switch ev.Event {
+			case "":
+				var res geofence.Result
+				if err := json.Unmarshal([]byte(line), &res); err != nil {
+					t.Fatal(err)
+				}
+				answers = append(answers, res)
+			case "bad_position":
+				bad++
+				if ev.Line != badAt+1 || len(answers) != badAt {
+					t.Errorf("bad_position for line %d after %d answers, want line %d after %d", ev.Line, len(answers), badAt+1, badAt)
+				}
+			}
+		}
+		if len(answers) != n || bad != 1 {
+			t.Fatalf("%d answers and %d bad_position events, want %d and 1", len(answers), bad, n)
+		}
+		for i, got := range answers {
+			p := sent[i]
+			want := geofence.Evaluate(fences, geofence.Query{Lat: p.lat, Lon: p.lon, SearchBuffer: 500, UserTime: time.Now()})
+			for j := range want.Geometries {
+				want.Geometries[j].DeviceID = p.device
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("answer %d is not for position %d: got %+v, want %+v", i, i, got, want)
+			}
+		}
+		if ev := r.errorEvent(t); ev["code"] != "invalid_position" || evs[len(evs)-2]["geometries"] == nil {
+			t.Errorf("last events %v", evs[len(evs)-2:])
+		}
+		if !strings.Contains(r.err, `line 501: "lon" -190: use a number from -180 to 180`) || !strings.Contains(r.err, "1 of 1001 line(s)") {
+			t.Errorf("stderr does not say which line was bad:\n%s", r.err)
+		}
+	})
+
+	t.Run("plain text from stdin", func(t *testing.T) {
+		in := "{\"lat\":47.639754,\"lon\":-122.126986}\n\nnot json\n{\"lat\":47.64}\n{\"lat\":47.6295,\"lon\":-122.13,\"time\":\"noon\"}\n"
+		r := mainWith(t, cli.Stdio{}, in, "geofence", "check", "--file", fence)
+		if r.code != cli.ExitData || !strings.HasPrefix(r.out, "line 1: 47.639754, -122.126986\n  001          inside  -500.0 m") {
+			t.Errorf("exit %d:\n%s", r.code, r.out)
+		}
+		for _, want := range []string{"line 3: not a JSON object", `line 4: "lat" and "lon" are required`, `line 5: "time" "noon": use RFC 3339`, "3 of 4 line(s)"} {
+			if !strings.Contains(r.err, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, r.err)
+			}
+		}
+		if strings.Contains(r.out, "line 3") {
+			t.Errorf("a bad line was answered:\n%s", r.out)
+		}
+	})
+
+	t.Run("fences from stdin, a line too long", func(t *testing.T) {
+		r := mainWith(t, cli.Stdio{}, guideFence, "geofence", "check", "--file", "-", "--lat", "47.644", "--lon", "-122.126986")
+		if r.code != 0 || !strings.Contains(r.out, "001          inside  -27.3 m") {
+			t.Errorf("--file -: exit %d: %s %s", r.code, r.out, r.err)
+		}
+		long := `{"lat":47.64,"lon":-122.13,"note":"` + strings.Repeat("x", 70<<10) + `"}`
+		in := long + "\n" + `{"lat":47.64,"lon":-122.13}` + "\n" + long // the last without an end
+		r = mainWith(t, cli.Stdio{}, in, "geofence", "check", "--file", fence, "--json")
+		evs := r.events(t)
+		if r.code != cli.ExitData || len(evs) != 4 || evs[0]["event"] != "bad_position" || evs[1]["geometries"] == nil || evs[2]["line"] != float64(3) {
+			t.Errorf("exit %d: %s", r.code, r.out)
+		}
+		if !strings.Contains(r.err, "line 1: the line is over 64 KB") || !strings.Contains(r.err, "2 of 3 line(s)") {
+			t.Errorf("stderr:\n%s", r.err)
+		}
+	})
+
+	t.Run("answers as it reads", func(t *testing.T) {
+		inR, inW := io.Pipe()
+		outR, outW := io.Pipe()
+		code := make(chan int, 1)
+		go func() {
+			var errb bytes.Buffer
+			code <- cli.Main(t.Context(), []string{"geofence", "check", "--file", fence, "--json"}, cli.Stdio{In: inR, Out: outW, Err: &errb})
+			outW.Close()
+		}()
+		answers := bufio.NewReader(outR)
+		for i := range 3 {
+			fmt.Fprintf(inW, `{"lat":47.639754,"lon":%v}`+"\n", -122.126986+float64(i)*0.001)
+			line, err := answers.ReadString('\n') // stdin is still open
+			if err != nil || !strings.Contains(line, `"geometries"`) {
+				t.Fatalf("position %d: answer %q, %v", i, line, err)
+			}
+		}
+		inW.Close()
+		if rest, _ := io.ReadAll(answers); len(rest) != 0 || <-code != 0 {
+			t.Errorf("after the end of input: %q", rest)
+		}
+	})
+
+	t.Run("invalid file", func(t *testing.T) {
+		bad := writeFile(t, home, "bad.geojson", badFence)
+		r := mainWith(t, cli.Stdio{}, `{"lat":0,"lon":0}`+"\n", "geofence", "check", "--file", bad, "--json")
+		if ev := r.errorEvent(t); r.code != cli.ExitData || ev["code"] != "invalid_geojson" || len(r.events(t)) != 1 {
+			t.Errorf("exit %d: %s", r.code, r.out)
+		}
+		if !strings.Contains(r.err, "--file "+bad+" has 1 problem(s)") || !strings.Contains(r.err, "radius 50000 is out of range") {
+			t.Errorf("stderr:\n%s", r.err)
+		}
+	})
 }

@@ -1,6 +1,10 @@
 package cli_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +12,7 @@ import (
 	"github.com/mapsdevice/mapsdevice/emulator"
 	"github.com/mapsdevice/mapsdevice/emulator/emulatortest"
 	"github.com/mapsdevice/mapsdevice/internal/cli"
+	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
 // signInEnv points the MAPSDEVICE_* settings at srv, as 'mapsdevice
@@ -94,9 +99,9 @@ func TestSignedInInProcess(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.out, "inside") || !strings.Contains(r.out, "-500.0 m") {
 		t.Errorf("check: exit %d: %s %s", r.code, r.out, r.err)
 	}
-	r = runMain(t, "geofence", "check", "--file", fence, "--lat", "47.60", "--lon", "-122.126986", "--search-buffer", "100")
+	r = runMain(t, "geofence", "check", "--file", fence, "--remote", "--lat", "47.60", "--lon", "-122.126986", "--search-buffer", "100")
 	if r.code != 0 || !strings.Contains(r.out, "more than 100 m") {
-		t.Errorf("check --file: exit %d: %s %s", r.code, r.out, r.err)
+		t.Errorf("check --file --remote: exit %d: %s %s", r.code, r.out, r.err)
 	}
 	r = runMain(t, "api", "/mapData", "--query", "api-version=2.0", "-X", "get")
 	if r.code != 0 || !strings.Contains(r.out, udid) {
@@ -161,4 +166,103 @@ func TestDemoInProcess(t *testing.T) {
 	if evs := r.events(t); r.code != 0 || len(evs) != 2 || evs[1]["event"] != "signed_in" {
 		t.Errorf("demo --json: exit %d: %s", r.code, r.out)
 	}
+}
+
+// TestGeofenceCheckOnDeviceMatchesService checks positions on the device,
+// with no sign-in settings at all, and against the emulator's Spatial
+// service, by udid and with the file sent: the same fences, distances and
+// nearest points, within 0.1 m.
+func TestGeofenceCheckOnDeviceMatchesService(t *testing.T) {
+	home := hermetic(t)
+	srv := emulatortest.Start(t, emulator.Options{AutoApprove: 100 * time.Millisecond, MapsOperationTime: 100 * time.Millisecond, MapsRate: -1})
+	signInEnv(t, srv)
+	if r := runMain(t, "login"); r.code != 0 {
+		t.Fatalf("login: exit %d: %s", r.code, r.err)
+	}
+	fence := writeFile(t, home, "fence.geojson", guideFence)
+	r := runMain(t, "geofence", "upload", fence)
+	udid := strings.TrimSpace(r.out)
+	if r.code != 0 || len(udid) != 36 {
+		t.Fatalf("upload: exit %d: %s", r.code, r.err)
+	}
+
+	// Inside and outside each fence, near and beyond their borders, and a
+	// corner of the polygon.
+	points := [][2]float64{
+		{47.639754, -122.126986}, {47.6305, -122.13}, {47.6295, -122.13}, {47.644, -122.126986},
+		{47.645, -122.1225}, {47.65, -122.14}, {47.6401, -122.1198}, {47.6352, -122.1333},
+		{47.6499, -122.1301}, {47.6356, -122.1203}, {47.60, -122.126986}, {47.6398, -122.1402},
+	}
+	answer := func(out string) geofence.Result {
+		t.Helper()
+		var res geofence.Result
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("not an answer: %q", out)
+		}
+		return res
+	}
+	var stdin strings.Builder
+	var byUDID, byPOST []geofence.Result
+	for _, p := range points {
+		lat, lon := strconv.FormatFloat(p[0], 'f', -1, 64), strconv.FormatFloat(p[1], 'f', -1, 64)
+		fmt.Fprintf(&stdin, `{"lat":%s,"lon":%s}`+"\n", lat, lon)
+		for _, src := range []struct {
+			args []string
+			into *[]geofence.Result
+		}{{[]string{"--udid", udid}, &byUDID}, {[]string{"--file", fence, "--remote"}, &byPOST}} {
+			args := append([]string{"geofence", "check", "--lat", lat, "--lon", lon, "--json", "--device-id", "pi"}, src.args...)
+			r := runMain(t, args...)
+			if r.code != 0 {
+				t.Fatalf("%v: exit %d: %s", src.args, r.code, r.err)
+			}
+			*src.into = append(*src.into, answer(r.out))
+		}
+	}
+
+	// Now with no sign-in settings at all: nothing to sign in with.
+	for _, k := range []string{"MAPSDEVICE_AUTHORITY", "MAPSDEVICE_CLIENT_ID", "MAPSDEVICE_CA_FILE", "MAPSDEVICE_MAPS_ENDPOINT", "MAPSDEVICE_MAPS_CLIENT_ID"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("MAPSDEVICE_HOME", t.TempDir())
+	before := len(srv.Requests())
+	r = mainWith(t, cli.Stdio{}, stdin.String(), "geofence", "check", "--file", fence, "--json", "--device-id", "pi")
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	if r.code != 0 || len(lines) != len(points) {
+		t.Fatalf("on the device: exit %d, %d answers for %d positions: %s", r.code, len(lines), len(points), r.err)
+	}
+	if n := len(srv.Requests()); n != before {
+		t.Errorf("the check on the device sent %d request(s) to the emulator", n-before)
+	}
+	for i, line := range lines {
+		local := answer(line)
+		for _, svc := range []struct {
+			name string
+			res  geofence.Result
+		}{{"udid", byUDID[i]}, {"POST", byPOST[i]}} {
+			if len(local.Geometries) != len(svc.res.Geometries) || len(local.Geometries) != 2 {
+				t.Fatalf("point %v: %d fences here, %d from the service (%s)", points[i], len(local.Geometries), len(svc.res.Geometries), svc.name)
+			}
+			for j, got := range local.Geometries {
+				want := svc.res.Geometries[j]
+				if got.GeometryID != want.GeometryID || got.DeviceID != want.DeviceID || math.Abs(got.Distance-want.Distance) > 0.1 ||
+					metres(got.NearestLat, got.NearestLon, want.NearestLat, want.NearestLon) > 0.1 {
+					t.Errorf("point %v: here %+v, the service (%s) %+v", points[i], got, svc.name, want)
+				}
+			}
+		}
+	}
+	r = runMain(t, "geofence", "check", "--file", fence, "--lat", "47.639754", "--lon", "-122.126986")
+	if r.code != 0 || !strings.Contains(r.out, "-500.0 m") {
+		t.Errorf("plain, on the device: exit %d: %s %s", r.code, r.out, r.err)
+	}
+	r = runMain(t, "geofence", "check", "--udid", udid, "--lat", "47.639754", "--lon", "-122.126986", "--json")
+	if r.code != cli.ExitUsage || r.errorEvent(t)["code"] != "no_maps_client_id" {
+		t.Errorf("--udid with no settings: exit %d: %s", r.code, r.out)
+	}
+}
+
+// metres is roughly how far apart two nearby points are.
+func metres(lat1, lon1, lat2, lon2 float64) float64 {
+	const m = 6378137 * math.Pi / 180
+	return math.Hypot((lat2-lat1)*m, (lon2-lon1)*m*math.Cos(lat1*math.Pi/180))
 }
