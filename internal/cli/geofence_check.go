@@ -174,7 +174,7 @@ func checkOnDevice(ctx context.Context, stdio Stdio, o checkOptions) error {
 	if err != nil {
 		return err
 	}
-	fences, err := localFences(o.File, stdio.In)
+	_, fences, err := readFences("--file", o.File, stdio.In)
 	if err != nil {
 		return err
 	}
@@ -188,27 +188,6 @@ func checkOnDevice(ctx context.Context, stdio Stdio, o checkOptions) error {
 		return nil
 	}
 	return checkStream(ctx, stdio, o, fences, device, t)
-}
-
-// localFences reads and checks the fence file once; "-" is stdin.
-func localFences(name string, stdin io.Reader) ([]geofence.Fence, error) {
-	if name != "-" {
-		_, fences, err := readFences("--file", name)
-		return fences, err
-	}
-	data, err := io.ReadAll(io.LimitReader(stdin, geofence.MaxUploadSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read fences from stdin: %w", err)
-	}
-	if len(data) > geofence.MaxUploadSize {
-		return nil, &exitError{code: ExitData, errCode: "too_large", msg: "The fences on stdin are over 100 MB, the most Azure Maps takes. Split them into several files."}
-	}
-	fences, err := geofence.ParseBytes(data)
-	var inv *geofence.InvalidError
-	if errors.As(err, &inv) {
-		return nil, invalidGeoJSON("--file -", inv)
-	}
-	return fences, err
 }
 
 // evaluateFor is Evaluate with the device named in each answer, as the

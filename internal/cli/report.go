@@ -142,9 +142,9 @@ func runReport(ctx context.Context, stdio Stdio, o reportOptions) error {
 	var err error
 	switch {
 	case o.LocalGeofence != "":
-		_, localFences, err = readFences("--local-geofence", o.LocalGeofence)
+		_, localFences, err = readFences("--local-geofence", o.LocalGeofence, nil)
 	case o.GeofenceFile != "":
-		fenceBody, _, err = readFences("--geofence-file", o.GeofenceFile)
+		fenceBody, _, err = readFences("--geofence-file", o.GeofenceFile, nil)
 	}
 	if err != nil {
 		return err
@@ -196,15 +196,20 @@ func runReport(ctx context.Context, stdio Stdio, o reportOptions) error {
 	return nil // stopping by signal is a normal end for a service
 }
 
-// readFences reads a local geofence file named by a flag (what) and
-// checks it: one that breaks the rules is invalid input (exit 65).
-func readFences(what, path string) ([]byte, []geofence.Fence, error) {
-	f, _, err := openLocal(what, path)
-	if err != nil {
-		return nil, nil, err
+// readFences reads a local geofence file named by a flag (what), or, for
+// "-" when stdin is given, stdin; and checks it: one that breaks the rules
+// is invalid input (exit 65).
+func readFences(what, path string, stdin io.Reader) ([]byte, []geofence.Fence, error) {
+	in := stdin
+	if path != "-" || stdin == nil {
+		f, _, err := openLocal(what, path)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer f.Close()
+		in = f
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, geofence.MaxUploadSize+1))
+	data, err := io.ReadAll(io.LimitReader(in, geofence.MaxUploadSize+1))
 	if err != nil {
 		return nil, nil, usageError{fmt.Errorf("%s: %w", what, err)}
 	}
