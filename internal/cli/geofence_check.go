@@ -25,7 +25,7 @@ type checkOptions struct {
 	mapsOptions
 	UDID, File, DeviceID, Time, Mode string
 	Lat, Lon, Z, SearchBuffer        float64
-	Remote                           bool
+	Remote, All                      bool
 	fs                               *flag.FlagSet // to tell which were set
 }
 
@@ -42,11 +42,16 @@ outside, and ±999 beyond --search-buffer (default 500 m, the most the
 service allows).
 
 With --file, the fences are checked here on the device, with no sign-in
-and no network. Without --lat and --lon, positions are read from stdin as
-NDJSON, {"lat":47.6,"lon":-122.1} a line (with "time", RFC 3339, and
-"deviceId" if wanted), and each is answered as it is read, a line each
-with --json. A line that is not a position is reported with its number
-and the rest are still answered; the exit code is then 65.
+and no network, through an index, so thousands of fences answer in
+microseconds. Fences the position is more than --search-buffer outside
+of are left out of the answer (the service listed each at 999); --all
+lists them too, measuring every fence.
+
+Without --lat and --lon, positions are read from stdin as NDJSON,
+{"lat":47.6,"lon":-122.1} a line (with "time", RFC 3339, and "deviceId"
+if wanted), and each is answered as it is read, a line each with --json.
+A line that is not a position is reported with its number and the rest
+are still answered; the exit code is then 65.
 
 With --udid, or --file and --remote, the Spatial service answers instead
 (a compatible endpoint: Microsoft retired the service); this needs the
@@ -59,6 +64,7 @@ shape.`),
 			fs.StringVar(&o.File, "file", "", "a local GeoJSON file of fences, checked on the device")
 			fs.StringVar(&o.UDID, "udid", "", "udid of fences uploaded to the service (GET)")
 			fs.BoolVar(&o.Remote, "remote", false, "send --file to the Spatial service instead (POST)")
+			fs.BoolVar(&o.All, "all", false, "on the device, also list fences beyond --search-buffer")
 			fs.StringVar(&o.DeviceID, "device-id", "", "device id (default: the host name)")
 			fs.Float64Var(&o.Lat, "lat", 0, "latitude of the position, -90 to 90")
 			fs.Float64Var(&o.Lon, "lon", 0, "longitude of the position, -180 to 180")
@@ -87,9 +93,11 @@ func (o checkOptions) check() error {
 		return usageError{errors.New("--lat and --lon are required with --udid or --remote")}
 	case !lat && o.File == "-":
 		return usageError{errors.New("--lat and --lon are required with --file -: stdin holds the fences")}
+	case o.All && !o.local():
+		return usageError{errors.New("--all is for fences checked on the device (--file); the service always lists every fence")}
 	}
 	if o.local() && o.Mode != "" && !strings.EqualFold(o.Mode, "All") {
-		return usageError{fmt.Errorf("--mode %s is for the service (--udid or --remote); on the device every fence is answered", o.Mode)}
+		return usageError{fmt.Errorf("--mode %s is for the service (--udid or --remote); on the device every fence near the position is answered", o.Mode)}
 	}
 	return firstError(
 		inRange("lat", o.Lat, -90, 90),
@@ -179,21 +187,38 @@ func checkOnDevice(ctx context.Context, stdio Stdio, o checkOptions) error {
 		return err
 	}
 	device := o.deviceID()
+	ev := onDevice{all: o.All, fences: fences}
+	if !o.All {
+		ev.index = geofence.NewIndex(fences)
+	}
 	if isSet(o.fs, "lat") {
 		q := geofence.Query{Lat: o.Lat, Lon: o.Lon, SearchBuffer: o.SearchBuffer, UserTime: t}
 		if q.UserTime.IsZero() {
 			q.UserTime = time.Now()
 		}
-		writeCheck(stdio.Out, evaluateFor(fences, q, device), o, "")
+		writeCheck(stdio.Out, ev.evaluate(q, device), o, "")
 		return nil
 	}
-	return checkStream(ctx, stdio, o, fences, device, t)
+	return checkStream(ctx, stdio, o, ev, device, t)
 }
 
-// evaluateFor is Evaluate with the device named in each answer, as the
-// service names it.
-func evaluateFor(fences []geofence.Fence, q geofence.Query, device string) geofence.Result {
-	res := geofence.Evaluate(fences, q)
+// onDevice answers positions against local fences: through the index,
+// or, with --all, by measuring every fence as the service did.
+type onDevice struct {
+	all    bool
+	fences []geofence.Fence
+	index  *geofence.Index
+}
+
+// evaluate answers one position, naming the device in each answer as the
+// service does.
+func (ev onDevice) evaluate(q geofence.Query, device string) geofence.Result {
+	var res geofence.Result
+	if ev.all {
+		res = geofence.Evaluate(ev.fences, q)
+	} else {
+		res = ev.index.Evaluate(q)
+	}
 	for i := range res.Geometries {
 		res.Geometries[i].DeviceID = device
 	}
@@ -218,7 +243,7 @@ type badPositionEvent struct {
 // checkStream answers each position on stdin as it is read, in order. A
 // bad line is reported and skipped; at the end, any bad line makes the
 // command fail with invalid input.
-func checkStream(ctx context.Context, stdio Stdio, o checkOptions, fences []geofence.Fence, device string, t time.Time) error {
+func checkStream(ctx context.Context, stdio Stdio, o checkOptions, ev onDevice, device string, t time.Time) error {
 	in, err := report.Interruptible(stdio.In)
 	if err != nil {
 		return fmt.Errorf("stdin: %w", err)
@@ -266,7 +291,7 @@ func checkStream(ctx context.Context, stdio Stdio, o checkOptions, fences []geof
 			}
 		} else {
 			q.SearchBuffer = o.SearchBuffer
-			writeCheck(w, evaluateFor(fences, q, dev), o, fmt.Sprintf("line %d: %s, %s", n, number(q.Lat), number(q.Lon)))
+			writeCheck(w, ev.evaluate(q, dev), o, fmt.Sprintf("line %d: %s, %s", n, number(q.Lat), number(q.Lon)))
 		}
 		if r.Buffered() == 0 { // the next read may wait: show what is answered
 			if err := w.Flush(); err != nil {
@@ -356,6 +381,9 @@ func writeCheck(w io.Writer, res geofence.Result, o checkOptions, heading string
 // printCheck prints each fence with its distance, then the fences
 // expired or out of their validity periods; indent starts each line.
 func printCheck(w io.Writer, res geofence.Result, buffer float64, indent string) {
+	if len(res.Geometries)+len(res.ExpiredGeofenceGeometryID)+len(res.InvalidPeriodGeofenceGeometryID) == 0 {
+		fmt.Fprintf(w, "%sno fence within %.0f m\n", indent, buffer)
+	}
 	for _, g := range res.Geometries {
 		where := "outside"
 		if geofence.Inside(g.Distance) {

@@ -272,7 +272,7 @@ func TestGeofenceCheckOnDeviceBinary(t *testing.T) {
 			}
 		default:
 			geoms, _ := ans["geometries"].([]any)
-			if len(geoms) != 2 {
+			if len(geoms) == 0 {
 				t.Fatalf("line %d: %v", i+1, ans)
 			}
 			wantDevice := map[int]string{0: "pi", 2: "truck"}[i]

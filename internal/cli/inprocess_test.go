@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -399,6 +400,30 @@ func TestGeofenceCheckOnDevice(t *testing.T) {
 		}
 	})
 
+	t.Run("far fences", func(t *testing.T) {
+		// 2 km east of the campus and 3 km from the point fence: near
+		// neither, so the index leaves both out, and --all lists both.
+		r := runMain(t, "geofence", "check", "--file", fence, "--lat", "47.64", "--lon", "-122.09", "--json")
+		var got geofence.Result
+		if r.code != 0 || json.Unmarshal([]byte(r.out), &got) != nil || len(got.Geometries) != 0 {
+			t.Errorf("exit %d: %s%s; want no fence", r.code, r.out, r.err)
+		}
+		r = runMain(t, "geofence", "check", "--file", fence, "--lat", "47.64", "--lon", "-122.09")
+		if r.code != 0 || strings.TrimSpace(r.out) != "no fence within 500 m" {
+			t.Errorf("exit %d: %q", r.code, r.out)
+		}
+		r = runMain(t, "geofence", "check", "--file", fence, "--lat", "47.64", "--lon", "-122.09", "--json", "--all")
+		got = geofence.Result{}
+		if r.code != 0 || json.Unmarshal([]byte(r.out), &got) != nil || len(got.Geometries) != 2 ||
+			got.Geometries[0].Distance != geofence.Far || got.Geometries[1].Distance != geofence.Far {
+			t.Errorf("--all: exit %d: %s%s; want both fences at 999", r.code, r.out, r.err)
+		}
+		// --all is for the device; the service always lists every fence.
+		if r := runMain(t, "geofence", "check", "--udid", "x", "--lat", "1", "--lon", "1", "--all"); r.code != 64 || !strings.Contains(r.err, "--all") {
+			t.Errorf("--all with --udid: exit %d: %s", r.code, r.err)
+		}
+	})
+
 	t.Run("a thousand positions from stdin", func(t *testing.T) {
 		const n, badAt = 1000, 500 // the bad line comes after position 500
 		var in strings.Builder
@@ -447,7 +472,9 @@ func TestGeofenceCheckOnDevice(t *testing.T) {
 		}
 		for i, got := range answers {
 			p := sent[i]
+			// Every fence, less those more than the buffer outside.
 			want := geofence.Evaluate(fences, geofence.Query{Lat: p.lat, Lon: p.lon, SearchBuffer: 500, UserTime: time.Now()})
+			want.Geometries = slices.DeleteFunc(want.Geometries, func(g geofence.GeometryResult) bool { return g.Distance == geofence.Far })
 			for j := range want.Geometries {
 				want.Geometries[j].DeviceID = p.device
 			}

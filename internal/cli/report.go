@@ -162,7 +162,7 @@ func runReport(ctx context.Context, stdio Stdio, o reportOptions) error {
 	var fences report.Fencer
 	switch {
 	case o.LocalGeofence != "":
-		fences = report.LocalFences(localFences)
+		fences = report.NewLocalFences(localFences)
 	case o.GeofenceFile != "":
 		fences = report.ServiceFences{Client: client, Body: fenceBody}
 	case o.GeofenceUDID != "":

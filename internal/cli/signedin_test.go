@@ -225,7 +225,8 @@ func TestGeofenceCheckOnDeviceMatchesService(t *testing.T) {
 	}
 	t.Setenv("MAPSDEVICE_HOME", t.TempDir())
 	before := len(srv.Requests())
-	r = mainWith(t, cli.Stdio{}, stdin.String(), "geofence", "check", "--file", fence, "--json", "--device-id", "pi")
+	// --all: the service lists every fence, near or not.
+	r = mainWith(t, cli.Stdio{}, stdin.String(), "geofence", "check", "--file", fence, "--json", "--device-id", "pi", "--all")
 	lines := strings.Split(strings.TrimSpace(r.out), "\n")
 	if r.code != 0 || len(lines) != len(points) {
 		t.Fatalf("on the device: exit %d, %d answers for %d positions: %s", r.code, len(lines), len(points), r.err)

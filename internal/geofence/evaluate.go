@@ -58,28 +58,34 @@ func Evaluate(fences []Fence, q Query) Result {
 	res := Result{Geometries: []GeometryResult{}, ExpiredGeofenceGeometryID: []string{}, InvalidPeriodGeofenceGeometryID: []string{}}
 	for _, f := range fences {
 		if f.Validity != nil {
-			if f.Validity.Expired != nil && !q.UserTime.Before(*f.Validity.Expired) {
+			switch f.Validity.at(q.UserTime) {
+			case expired:
 				res.ExpiredGeofenceGeometryID = append(res.ExpiredGeofenceGeometryID, f.GeometryID)
 				continue
-			}
-			if len(f.Validity.Periods) > 0 && !f.Validity.activeAt(q.UserTime) {
+			case outOfPeriod:
 				res.InvalidPeriodGeofenceGeometryID = append(res.InvalidPeriodGeofenceGeometryID, f.GeometryID)
 				continue
 			}
 		}
-		d, nearest := Distance(f, q.Lat, q.Lon)
-		d = math.Round(d*10)/10 + 0 // decimetres, as reported; + 0 turns -0 into 0
-		if math.Abs(d) > q.SearchBuffer {
-			d = math.Copysign(Far, d)
-		}
-		res.Geometries = append(res.Geometries, GeometryResult{
-			GeometryID: f.GeometryID,
-			Distance:   d,
-			NearestLat: nearest[1],
-			NearestLon: nearest[0],
-		})
+		res.Geometries = append(res.Geometries, measure(f, nil, q))
 	}
 	return res
+}
+
+// measure is one fence's answer, as reported: decimetres, and ±Far beyond
+// the search buffer. e, when not nil, is the fence's edge index.
+func measure(f Fence, e *edgeIndex, q Query) GeometryResult {
+	d, nearest := distance(f, e, q.Lat, q.Lon)
+	d = math.Round(d*10)/10 + 0 // decimetres, as reported; + 0 turns -0 into 0
+	if math.Abs(d) > q.SearchBuffer {
+		d = math.Copysign(Far, d)
+	}
+	return GeometryResult{
+		GeometryID: f.GeometryID,
+		Distance:   d,
+		NearestLat: nearest[1],
+		NearestLon: nearest[0],
+	}
 }
 
 // Inside reports whether a distance means inside the fence.
@@ -88,24 +94,31 @@ func Inside(distance float64) bool { return distance < 0 }
 // Distance is the signed distance in metres from a position to a fence's
 // border, and the nearest border point as [lon, lat].
 func Distance(f Fence, lat, lon float64) (float64, orb.Point) {
+	return distance(f, nil, lat, lon)
+}
+
+func distance(f Fence, e *edgeIndex, lat, lon float64) (float64, orb.Point) {
 	pr := newProjection(lat, lon)
+	if e != nil {
+		return e.distance(f, pr)
+	}
 	switch g := f.Geometry.(type) {
 	case orb.Polygon:
 		return pr.polygons([]orb.Polygon{g})
 	case orb.MultiPolygon:
 		return pr.polygons(g)
 	case orb.Point:
-		return pr.buffered([]orb.LineString{{g}}, f.Radius)
+		return pr.lines([]orb.LineString{{g}}, f.Radius)
 	case orb.MultiPoint:
 		lines := make([]orb.LineString, len(g))
 		for i, p := range g {
 			lines[i] = orb.LineString{p}
 		}
-		return pr.buffered(lines, f.Radius)
+		return pr.lines(lines, f.Radius)
 	case orb.LineString:
-		return pr.buffered([]orb.LineString{g}, f.Radius)
+		return pr.lines([]orb.LineString{g}, f.Radius)
 	case orb.MultiLineString:
-		return pr.buffered(g, f.Radius)
+		return pr.lines(g, f.Radius)
 	}
 	return math.Inf(1), orb.Point{}
 }
@@ -205,18 +218,25 @@ func (p projection) nearest(ls orb.LineString) (float64, float64) {
 		return p.xy(ls[0])
 	}
 	for i := 0; i+1 < len(ls); i++ {
-		ax, ay, cx, cy := p.edgeXY(ls[i], ls[i+1])
-		dx, dy := cx-ax, cy-ay
-		t := 0.0
-		if l2 := dx*dx + dy*dy; l2 > 0 {
-			t = math.Max(0, math.Min(1, -(ax*dx+ay*dy)/l2))
-		}
-		x, y := ax+t*dx, ay+t*dy
+		x, y, _ := p.segmentNearest(ls[i], ls[i+1])
 		if d := x*x + y*y; d < best {
 			best, bx, by = d, x, y
 		}
 	}
 	return bx, by
+}
+
+// segmentNearest is the point of the edge from a to b closest to the
+// origin, in projected metres, and where along the edge it lies, from 0
+// at a to 1 at b.
+func (p projection) segmentNearest(a, b orb.Point) (x, y, t float64) {
+	ax, ay, cx, cy := p.edgeXY(a, b)
+	dx, dy := cx-ax, cy-ay
+	if l2 := dx*dx + dy*dy; l2 > 0 {
+		t = -(ax*dx + ay*dy) / l2
+		t = max(0, min(1, t)) // the builtins, which skip math.Max's care for NaN and -0
+	}
+	return ax + t*dx, ay + t*dy, t
 }
 
 func (p projection) haversine(to orb.Point) float64 {
@@ -227,8 +247,8 @@ func (p projection) haversine(to orb.Point) float64 {
 	return 2 * earthRadius * math.Asin(math.Min(1, math.Sqrt(a)))
 }
 
-// buffered handles points and lines with a radius: inside within radius.
-func (p projection) buffered(lines []orb.LineString, radius float64) (float64, orb.Point) {
+// lines handles points and lines with a radius: inside within radius.
+func (p projection) lines(lines []orb.LineString, radius float64) (float64, orb.Point) {
 	best := math.Inf(1)
 	var nx, ny float64
 	for _, ls := range lines {
@@ -237,6 +257,12 @@ func (p projection) buffered(lines []orb.LineString, radius float64) (float64, o
 			best, nx, ny = d, x, y
 		}
 	}
+	return p.buffered(nx, ny, radius)
+}
+
+// buffered is the answer for a point or line whose nearest point is
+// (nx, ny), grown by radius.
+func (p projection) buffered(nx, ny, radius float64) (float64, orb.Point) {
 	core := p.lonLat(nx, ny)
 	d := p.haversine(core)
 	// The nearest border point lies on the way from the core to the query
@@ -266,6 +292,11 @@ func (p projection) polygons(polys []orb.Polygon) (float64, orb.Point) {
 			}
 		}
 	}
+	return p.signed(nx, ny, inside)
+}
+
+// signed is the answer for a polygon whose border is nearest at (nx, ny).
+func (p projection) signed(nx, ny float64, inside bool) (float64, orb.Point) {
 	nearest := p.lonLat(nx, ny)
 	d := p.haversine(nearest)
 	if inside {
@@ -320,6 +351,25 @@ func ringContains(r orb.Ring, pt orb.Point) bool {
 	// The closing edge; zero length when the ring is closed.
 	cross(r[0], r[len(r)-1], off+shortTurn(r[len(r)-1][0], r[0][0]), off)
 	return in[0] || in[1] || in[2]
+}
+
+// standing is where a fence's validityTime puts it at a moment.
+type standing int
+
+const (
+	active standing = iota
+	expired
+	outOfPeriod
+)
+
+func (v *Validity) at(t time.Time) standing {
+	if v.Expired != nil && !t.Before(*v.Expired) {
+		return expired
+	}
+	if len(v.Periods) > 0 && !v.activeAt(t) {
+		return outOfPeriod
+	}
+	return active
 }
 
 // activeAt reports whether any validity period covers t.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -11,18 +12,25 @@ import (
 	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
-// Fencer measures a reading against the device's fences.
+// Fencer measures a reading against the device's fences. A fence that is
+// neither in the answer's geometries nor listed as expired or out of
+// period is more than the search buffer outside.
 type Fencer interface {
-	Check(ctx context.Context, r Reading) ([]geofence.GeometryResult, error)
+	Check(ctx context.Context, r Reading) (geofence.Result, error)
 }
 
-// LocalFences evaluates fences on the device, with the same code the
-// emulator uses for the Spatial service.
-type LocalFences []geofence.Fence
+// LocalFences evaluates fences on the device through geofence.Index,
+// the engine of the on-device geofence check.
+type LocalFences struct{ index *geofence.Index }
+
+// NewLocalFences indexes fences for Check.
+func NewLocalFences(fences []geofence.Fence) LocalFences {
+	return LocalFences{geofence.NewIndex(fences)}
+}
 
 // Check measures a reading locally.
-func (f LocalFences) Check(_ context.Context, r Reading) ([]geofence.GeometryResult, error) {
-	return geofence.Evaluate(f, geofence.Query{Lat: r.Lat, Lon: r.Lon, SearchBuffer: 500, UserTime: r.Time}).Geometries, nil
+func (f LocalFences) Check(_ context.Context, r Reading) (geofence.Result, error) {
+	return f.index.Evaluate(geofence.Query{Lat: r.Lat, Lon: r.Lon, SearchBuffer: 500, UserTime: r.Time}), nil
 }
 
 // ServiceFences asks the Spatial service: by udid (GET) or with a local
@@ -34,7 +42,7 @@ type ServiceFences struct {
 }
 
 // Check asks the service.
-func (f ServiceFences) Check(ctx context.Context, r Reading) ([]geofence.GeometryResult, error) {
+func (f ServiceFences) Check(ctx context.Context, r Reading) (geofence.Result, error) {
 	buffer := 500.0
 	req := azmaps.GeofenceRequest{DeviceID: r.DeviceID, UDID: f.UDID, Lat: r.Lat, Lon: r.Lon, Z: r.Z, UserTime: r.Time, SearchBuffer: &buffer}
 	var body *azmaps.Body
@@ -44,9 +52,9 @@ func (f ServiceFences) Check(ctx context.Context, r Reading) ([]geofence.Geometr
 	}
 	res, err := f.Client.Geofence(ctx, req, body)
 	if err != nil {
-		return nil, err
+		return geofence.Result{}, err
 	}
-	return res.Geometries, nil
+	return res.Result, nil
 }
 
 // Event is an enter or exit, as written to stdout.
@@ -63,25 +71,54 @@ type Event struct {
 // leaving only after an enter.
 type transitions struct {
 	mu     sync.Mutex
-	inside map[string]bool // device + geometry
+	inside map[string]map[string]bool // device, then geometry
 	out    io.Writer
 }
 
-func (t *transitions) observe(r Reading, results []geofence.GeometryResult) {
+func (t *transitions) observe(r Reading, res geofence.Result) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, g := range results {
-		key := r.DeviceID + "\x00" + g.GeometryID
+	inside := t.inside[r.DeviceID]
+	if inside == nil {
+		inside = map[string]bool{}
+		t.inside[r.DeviceID] = inside
+	}
+	emit := func(event, id string, distance float64) {
+		line, _ := json.Marshal(Event{Event: event, GeometryID: id, DeviceID: r.DeviceID, Time: r.Time, Distance: distance})
+		t.out.Write(append(line, '\n'))
+	}
+	answered := make(map[string]bool, len(res.Geometries))
+	for _, g := range res.Geometries {
+		answered[g.GeometryID] = true
 		in := geofence.Inside(g.Distance)
-		if in == t.inside[key] {
+		if in == inside[g.GeometryID] {
 			continue
 		}
-		t.inside[key] = in
-		ev := Event{Event: "exit", GeometryID: g.GeometryID, DeviceID: r.DeviceID, Time: r.Time, Distance: g.Distance}
 		if in {
-			ev.Event = "enter"
+			inside[g.GeometryID] = true
+			emit("enter", g.GeometryID, g.Distance)
+		} else {
+			delete(inside, g.GeometryID)
+			emit("exit", g.GeometryID, g.Distance)
 		}
-		line, _ := json.Marshal(ev)
-		t.out.Write(append(line, '\n'))
+	}
+	// A fence left out of the answer is far outside, unless it is out of
+	// time, which says nothing of where the device is.
+	for _, id := range res.ExpiredGeofenceGeometryID {
+		answered[id] = true
+	}
+	for _, id := range res.InvalidPeriodGeofenceGeometryID {
+		answered[id] = true
+	}
+	var left []string
+	for id := range inside {
+		if !answered[id] {
+			left = append(left, id)
+		}
+	}
+	slices.Sort(left)
+	for _, id := range left {
+		delete(inside, id)
+		emit("exit", id, geofence.Far)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,19 +21,19 @@ import (
 // far slower than reading and delivering.
 type slowFences struct{ calls atomic.Int64 }
 
-func (f *slowFences) Check(ctx context.Context, r Reading) ([]geofence.GeometryResult, error) {
+func (f *slowFences) Check(ctx context.Context, r Reading) (geofence.Result, error) {
 	if f.calls.Add(1)%10 == 0 {
 		select {
 		case <-time.After(time.Millisecond):
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return geofence.Result{}, ctx.Err()
 		}
 	}
 	d := 1.0
 	if r.Lon > 0 {
 		d = -1
 	}
-	return []geofence.GeometryResult{{GeometryID: "g", Distance: d}}, nil
+	return geofence.Result{Geometries: []geofence.GeometryResult{{GeometryID: "g", Distance: d}}}, nil
 }
 
 // alternating is n readings, one a second, inside fence "g" at even
@@ -95,13 +96,13 @@ func TestEveryTransitionAtEndOfInput(t *testing.T) {
 // blockingFences answers only when its context ends.
 type blockingFences struct{ started chan struct{} }
 
-func (f blockingFences) Check(ctx context.Context, _ Reading) ([]geofence.GeometryResult, error) {
+func (f blockingFences) Check(ctx context.Context, _ Reading) (geofence.Result, error) {
 	select {
 	case f.started <- struct{}{}:
 	default:
 	}
 	<-ctx.Done()
-	return nil, ctx.Err()
+	return geofence.Result{}, ctx.Err()
 }
 
 // TestSignalCutsEventsShort stops a reporter whose fence checks hang: a
@@ -132,9 +133,9 @@ func (c stillClock) After(d time.Duration) <-chan time.Time { return time.After(
 // countingFailures is a geofence service that cannot be reached.
 type countingFailures struct{ calls atomic.Int64 }
 
-func (f *countingFailures) Check(context.Context, Reading) ([]geofence.GeometryResult, error) {
+func (f *countingFailures) Check(context.Context, Reading) (geofence.Result, error) {
 	f.calls.Add(1)
-	return nil, io.ErrUnexpectedEOF
+	return geofence.Result{}, io.ErrUnexpectedEOF
 }
 
 // TestFailingFencesDoNotHoldUpReadings asks a failing service once, not
@@ -186,10 +187,10 @@ func (c *movableClock) After(d time.Duration) <-chan time.Time { return time.Aft
 // failsFirst is a geofence service that fails once, then answers.
 type failsFirst struct{ slowFences }
 
-func (f *failsFirst) Check(ctx context.Context, r Reading) ([]geofence.GeometryResult, error) {
+func (f *failsFirst) Check(ctx context.Context, r Reading) (geofence.Result, error) {
 	if f.calls.Load() == 0 {
 		f.calls.Add(1)
-		return nil, io.ErrUnexpectedEOF
+		return geofence.Result{}, io.ErrUnexpectedEOF
 	}
 	return f.slowFences.Check(ctx, r)
 }
@@ -231,5 +232,43 @@ func TestFencesResume(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "geofence checks resumed") || !strings.Contains(logs.String(), "unchecked=1") {
 		t.Errorf("logs %q: want them to say checks resumed after 1 unchecked", logs.String())
+	}
+}
+
+// TestTransitionsFarAndOutOfTime: the index leaves far fences out of its
+// answer, which means outside; a fence out of time says nothing of where
+// the device is, so it is not an exit.
+func TestTransitionsFarAndOutOfTime(t *testing.T) {
+	var out strings.Builder
+	tr := &transitions{inside: map[string]map[string]bool{}, out: &out}
+	at := func(sec int) Reading { return Reading{DeviceID: "pi", Time: time.Unix(int64(sec), 0).UTC()} }
+	in := func(ids ...string) geofence.Result {
+		res := geofence.Result{}
+		for _, id := range ids {
+			res.Geometries = append(res.Geometries, geofence.GeometryResult{GeometryID: id, Distance: -3})
+		}
+		return res
+	}
+	tr.observe(at(1), in("a", "b", "c"))
+	tr.observe(at(2), geofence.Result{ExpiredGeofenceGeometryID: []string{"b"}, InvalidPeriodGeofenceGeometryID: []string{"c"}})
+	tr.observe(at(3), in("b", "c"))
+	tr.observe(Reading{DeviceID: "other", Time: time.Unix(4, 0).UTC()}, geofence.Result{})
+	tr.observe(at(5), geofence.Result{})
+
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var ev Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %s %s %s %v", ev.Time.Unix(), ev.DeviceID, ev.Event, ev.GeometryID, ev.Distance))
+	}
+	want := []string{
+		"1 pi enter a -3", "1 pi enter b -3", "1 pi enter c -3",
+		"2 pi exit a 999", // far: left out of the answer
+		"5 pi exit b 999", "5 pi exit c 999",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -90,7 +90,7 @@ func New(opts Options, maps Maps, fences Fencer, events io.Writer, log *slog.Log
 	}
 	return &Reporter{
 		opts: opts, maps: maps, fences: fences, spool: sp, log: log, clock: clock, dead: dead,
-		events:  &transitions{inside: map[string]bool{}, out: events},
+		events:  &transitions{inside: map[string]map[string]bool{}, out: events},
 		status:  &statusFile{path: StatusPath(opts.StateDir), spool: sp, clock: clock, log: log},
 		newData: make(chan struct{}, 1),
 	}, nil

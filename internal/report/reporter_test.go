@@ -223,7 +223,7 @@ func TestEvents(t *testing.T) {
 		input.WriteString(`{"time":"2026-11-21T10:00:0` + string(rune('0'+i)) + `Z","lat":47.6398,"lon":` + jsonNumber(lon) + `,"seq":` + jsonNumber(float64(i)) + `}` + "\n")
 	}
 	var events lockedBuffer
-	r, err := New(testOptions(t.TempDir(), newFakeClock(true)), newFakeMaps(), LocalFences(fences), &events, testLogger(io.Discard))
+	r, err := New(testOptions(t.TempDir(), newFakeClock(true)), newFakeMaps(), NewLocalFences(fences), &events, testLogger(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,8 +253,8 @@ func jsonNumber(f float64) string {
 // failingFences is a geofence service that cannot be reached.
 type failingFences struct{}
 
-func (failingFences) Check(context.Context, Reading) ([]geofence.GeometryResult, error) {
-	return nil, io.ErrUnexpectedEOF
+func (failingFences) Check(context.Context, Reading) (geofence.Result, error) {
+	return geofence.Result{}, io.ErrUnexpectedEOF
 }
 
 // TestFencesFailing still delivers readings when fences cannot be

@@ -1,0 +1,225 @@
+package geofence
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+)
+
+// wavyRing is a closed ring of n vertices around (lon, lat), rx by ry
+// degrees, with a border that wobbles so no vertex is redundant.
+func wavyRing(lon, lat, rx, ry float64, n int, wobble float64, seed int) orb.Ring {
+	ring := make(orb.Ring, 0, n+1)
+	for i := range n {
+		a := 2 * math.Pi * float64(i) / float64(n)
+		r := 1 + wobble*math.Sin(float64(3+seed%5)*a+float64(seed))
+		ring = append(ring, orb.Point{wrapLon(lon + rx*r*math.Cos(a)), lat + ry*r*math.Sin(a)})
+	}
+	return append(ring, ring[0])
+}
+
+// reversed is a ring walked the other way, as holes usually are.
+func reversed(r orb.Ring) orb.Ring {
+	out := slices.Clone(r)
+	slices.Reverse(out)
+	return out
+}
+
+// differentialFences is a mix of every kind of fence: many small ones, a
+// few large enough to get an edge index, holes, multipolygons, fences
+// across the antimeridian and near a pole, and some with a validityTime.
+func differentialFences(rng *rand.Rand) []Fence {
+	var fences []Fence
+	add := func(kind Kind, g orb.Geometry, radius float64) {
+		fences = append(fences, Fence{GeometryID: strconv.Itoa(len(fences)), Kind: kind, Geometry: g, Radius: radius})
+	}
+	centres := [][2]float64{{10, 50}, {179.995, -17}, {-179.99, 65}, {25, 84}}
+	for _, c := range centres {
+		for range 20 {
+			lon, lat := c[0]+rng.NormFloat64()*0.02, c[1]+rng.NormFloat64()*0.01
+			n := 8 + rng.IntN(40)
+			ring := wavyRing(lon, lat, 0.002+rng.Float64()*0.004, 0.001+rng.Float64()*0.003, n, 0.2, rng.IntN(100))
+			switch rng.IntN(4) {
+			case 0:
+				hole := reversed(wavyRing(lon, lat, 0.0005, 0.0003, 6, 0.1, 1))
+				add(KindPolygon, orb.Polygon{ring, hole}, 0)
+			case 1:
+				add(KindCircle, orb.Point{wrapLon(lon), lat}, 20+rng.Float64()*300)
+			case 2:
+				line := orb.LineString(ring[:n/2])
+				add(KindLine, line, 5+rng.Float64()*50)
+			default:
+				add(KindPolygon, orb.Polygon{ring}, 0)
+			}
+		}
+		// Large: a polygon with two holes, a multipolygon, a long line and
+		// many points, each past manyVertices.
+		lon, lat := c[0], c[1]
+		add(KindPolygon, orb.Polygon{
+			wavyRing(lon, lat, 0.03, 0.02, 600, 0.05, 7),
+			reversed(wavyRing(lon+0.01, lat, 0.004, 0.003, 100, 0.1, 3)),
+			reversed(wavyRing(lon-0.01, lat-0.005, 0.003, 0.002, 40, 0.1, 4)),
+		}, 0)
+		add(KindPolygon, orb.MultiPolygon{
+			{wavyRing(lon+0.02, lat+0.01, 0.004, 0.002, 80, 0.1, 5)},
+			{wavyRing(lon-0.02, lat-0.01, 0.004, 0.002, 80, 0.1, 6), reversed(wavyRing(lon-0.02, lat-0.01, 0.001, 0.0005, 30, 0, 0))},
+		}, 0)
+		long := wavyRing(lon, lat+0.005, 0.025, 0.015, 300, 0.1, 8)
+		add(KindLine, orb.LineString(long[:200]), 40)
+		var points orb.MultiPoint
+		for range 150 {
+			points = append(points, orb.Point{wrapLon(lon + rng.NormFloat64()*0.02), lat + rng.NormFloat64()*0.01})
+		}
+		add(KindPoint, points, 30)
+	}
+	// A box across the antimeridian, which must be read the short way.
+	add(KindPolygon, orb.Polygon{{{179, -16}, {-179, -16}, {-179, -18}, {179, -18}, {179, -16}}}, 0)
+	// Some fences come and go with time.
+	start := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	gone := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for i := range fences {
+		switch i % 9 {
+		case 1:
+			fences[i].Validity = &Validity{Expired: &gone}
+		case 2:
+			fences[i].Validity = &Validity{Periods: []Period{{Start: start, End: start.Add(10 * time.Hour), Recurrence: "Daily", Frequency: 1, BusinessDayOnly: true}}}
+		}
+	}
+	return fences
+}
+
+// differentialQuery is a position near one of the fences (or anywhere
+// near the clusters), a search buffer and a time.
+func differentialQuery(rng *rand.Rand, fences []Fence) Query {
+	parts := fenceParts(fences[rng.IntN(len(fences))])
+	lo, hi, _ := bounds(parts)
+	pad := 0.01
+	lon := lo[0] - pad + rng.Float64()*(hi[0]-lo[0]+2*pad)
+	lat := lo[1] - pad/2 + rng.Float64()*(hi[1]-lo[1]+pad)
+	if rng.IntN(50) == 0 { // now and then, on a vertex
+		p := parts[rng.IntN(len(parts))]
+		v := p.pts[rng.IntN(len(p.pts))]
+		lon, lat = v[0], v[1]
+	}
+	return Query{
+		Lat:          math.Max(-90, math.Min(90, lat)),
+		Lon:          wrapLon(lon),
+		SearchBuffer: []float64{0, 5, 50, 500}[rng.IntN(4)],
+		UserTime:     time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int64N(int64(365 * 24 * time.Hour)))),
+	}
+}
+
+// TestIndexMatchesExhaustive is the differential test: the indexed
+// engine against a pass over every fence, on random positions. Set
+// MAPSDEVICE_DIFFERENTIAL to the number of positions (CI runs a million).
+func TestIndexMatchesExhaustive(t *testing.T) {
+	positions := 20000
+	if v := os.Getenv("MAPSDEVICE_DIFFERENTIAL"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("MAPSDEVICE_DIFFERENTIAL: %v", err)
+		}
+		positions = n
+	}
+	fences := differentialFences(rand.New(rand.NewPCG(1, 2)))
+	ix := NewIndex(fences)
+	indexed, large := 0, 0
+	for i, e := range ix.edges {
+		if e != nil {
+			indexed++
+		}
+		if _, _, n := bounds(fenceParts(fences[i])); n >= manyVertices {
+			large++
+		}
+	}
+	// Both paths must be exercised: the large fences through their edge
+	// index, the small ones by a pass.
+	if indexed != large || large < 16 || indexed == len(fences) {
+		t.Fatalf("%d of %d fences have an edge index; %d are large", indexed, len(fences), large)
+	}
+
+	workers := runtime.GOMAXPROCS(0)
+	var mu sync.Mutex
+	var mismatches []string
+	var inside, near, listed int
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 99))
+			var myInside, myNear, myListed int
+			for i := w; i < positions; i += workers {
+				q := differentialQuery(rng, fences)
+				want := Evaluate(fences, q)
+				got := ix.Evaluate(q)
+				myListed += len(got.Geometries)
+				if msg := compareResults(got, want); msg != "" {
+					mu.Lock()
+					if len(mismatches) < 10 {
+						mismatches = append(mismatches, fmt.Sprintf("lat=%v lon=%v buffer=%v time=%s: %s", q.Lat, q.Lon, q.SearchBuffer, q.UserTime.Format(time.RFC3339), msg))
+					}
+					mu.Unlock()
+				}
+				for _, g := range got.Geometries {
+					if Inside(g.Distance) {
+						myInside++
+					} else {
+						myNear++
+					}
+				}
+			}
+			mu.Lock()
+			inside, near, listed = inside+myInside, near+myNear, listed+myListed
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, m := range mismatches {
+		t.Error(m)
+	}
+	t.Logf("%d positions, %d fences (%d with an edge index): %d answers inside, %d outside within the buffer", positions, len(fences), indexed, inside, near)
+	// The positions must exercise both sides, or the test proves little.
+	if inside < positions/10 || near < positions/10 {
+		t.Errorf("only %d inside and %d near answers for %d positions", inside, near, positions)
+	}
+}
+
+// compareResults says how got differs from want, less want's fences at
+// +Far, which the index leaves out.
+func compareResults(got, want Result) string {
+	var kept []GeometryResult
+	for _, g := range want.Geometries {
+		if g.Distance != Far {
+			kept = append(kept, g)
+		}
+	}
+	if !slices.Equal(got.ExpiredGeofenceGeometryID, want.ExpiredGeofenceGeometryID) || !slices.Equal(got.InvalidPeriodGeofenceGeometryID, want.InvalidPeriodGeofenceGeometryID) {
+		return fmt.Sprintf("expired %v / out of period %v, want %v / %v", got.ExpiredGeofenceGeometryID, got.InvalidPeriodGeofenceGeometryID, want.ExpiredGeofenceGeometryID, want.InvalidPeriodGeofenceGeometryID)
+	}
+	if len(got.Geometries) != len(kept) {
+		return fmt.Sprintf("%d fences answered, want %d: got %v, want %v", len(got.Geometries), len(kept), got.Geometries, kept)
+	}
+	for i, g := range got.Geometries {
+		w := kept[i]
+		switch {
+		case g.GeometryID != w.GeometryID:
+			return fmt.Sprintf("fence %q answered, want %q", g.GeometryID, w.GeometryID)
+		case Inside(g.Distance) != Inside(w.Distance):
+			return fmt.Sprintf("fence %s: distance %v, want %v (inside differs)", g.GeometryID, g.Distance, w.Distance)
+		case math.Abs(g.Distance-w.Distance) > 0.1:
+			return fmt.Sprintf("fence %s: distance %v, want %v", g.GeometryID, g.Distance, w.Distance)
+		}
+		if d := newProjection(g.NearestLat, g.NearestLon).haversine(orb.Point{w.NearestLon, w.NearestLat}); d > 0.1 {
+			return fmt.Sprintf("fence %s: nearest point %v,%v is %.2f m from %v,%v", g.GeometryID, g.NearestLat, g.NearestLon, d, w.NearestLat, w.NearestLon)
+		}
+	}
+	return ""
+}
