@@ -278,21 +278,68 @@ func (p projection) buffered(nx, ny, radius float64) (float64, orb.Point) {
 }
 
 func (p projection) polygons(polys []orb.Polygon) (float64, orb.Point) {
+	pt := orb.Point{p.lon0, p.lat0}
 	inside := false
 	best := math.Inf(1)
 	var nx, ny float64
 	for _, poly := range polys {
-		if polygonContains(poly, orb.Point{p.lon0, p.lat0}) {
-			inside = true
-		}
-		for _, ring := range poly {
-			x, y := p.nearest(orb.LineString(ring))
+		in := false
+		for ri, ring := range poly {
+			x, y, ringIn, ok := p.ringPass(ring, pt)
+			if !ok {
+				x, y = p.nearest(orb.LineString(ring))
+				ringIn = ringContains(ring, pt)
+			}
+			// polygonContains: inside the outer ring and outside every hole.
+			if ri == 0 {
+				in = ringIn
+			} else if ringIn {
+				in = false
+			}
 			if d := math.Hypot(x, y); d < best {
 				best, nx, ny = d, x, y
 			}
 		}
+		inside = inside || in
 	}
 	return p.signed(nx, ny, inside)
+}
+
+// ringPass is nearest and ringContains in one pass, each vertex projected
+// once, for a ring that needs no unwrapping: every vertex within 180° of
+// the query point and no edge across the antimeridian. Most rings are; it
+// is not ok for the rest. The arithmetic is theirs, so are the answers.
+func (p projection) ringPass(r orb.Ring, pt orb.Point) (nx, ny float64, in, ok bool) {
+	if len(r) < 2 || math.Abs(r[0][0]-p.lon0) > 180 {
+		return 0, 0, false, false
+	}
+	best := math.Inf(1)
+	a := r[0]
+	ax, ay := (a[0]-p.lon0)*p.kx, (a[1]-p.lat0)*p.ky
+	for _, b := range r[1:] {
+		if math.Abs(b[0]-p.lon0) > 180 || math.Abs(b[0]-a[0]) > 180 {
+			return 0, 0, false, false
+		}
+		bx, by := (b[0]-p.lon0)*p.kx, (b[1]-p.lat0)*p.ky
+		dx, dy := bx-ax, by-ay
+		t := 0.0
+		if l2 := dx*dx + dy*dy; l2 > 0 {
+			t = max(0, min(1, -(ax*dx+ay*dy)/l2))
+		}
+		if x, y := ax+t*dx, ay+t*dy; x*x+y*y < best {
+			best, nx, ny = x*x+y*y, x, y
+		}
+		// ringContains tests the edge from its later vertex: b here.
+		if (b[1] > pt[1]) != (a[1] > pt[1]) && pt[0] < (a[0]-b[0])*(pt[1]-b[1])/(a[1]-b[1])+b[0] {
+			in = !in
+		}
+		a, ax, ay = b, bx, by
+	}
+	// The closing edge, of no length when the ring is closed.
+	if a, b := r[len(r)-1], r[0]; (b[1] > pt[1]) != (a[1] > pt[1]) && pt[0] < (a[0]-b[0])*(pt[1]-b[1])/(a[1]-b[1])+b[0] {
+		in = !in
+	}
+	return nx, ny, in, true
 }
 
 // signed is the answer for a polygon whose border is nearest at (nx, ny).

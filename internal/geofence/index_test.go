@@ -223,3 +223,30 @@ func compareResults(got, want Result) string {
 	}
 	return ""
 }
+
+// TestRingPassMatchesGeneral: the one-pass answer for rings that need no
+// unwrapping is the general one, bit for bit, and it declines the rings
+// that do.
+func TestRingPassMatchesGeneral(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	passed, declined := 0, 0
+	for range 20000 {
+		lon, lat := rng.Float64()*360-180, rng.Float64()*170-85
+		ring := wavyRing(lon, lat, 0.01+rng.Float64()*2, 0.01+rng.Float64(), 4+rng.IntN(60), 0.3, rng.IntN(50))
+		q := orb.Point{wrapLon(lon + rng.NormFloat64()*2), math.Max(-90, math.Min(90, lat+rng.NormFloat64()))}
+		p := newProjection(q[1], q[0])
+		x, y, in, ok := p.ringPass(ring, q)
+		if !ok {
+			declined++
+			continue
+		}
+		passed++
+		wx, wy := p.nearest(orb.LineString(ring))
+		if win := ringContains(ring, q); x != wx || y != wy || in != win {
+			t.Fatalf("ring near %v,%v, point %v: pass (%v, %v, %v), general (%v, %v, %v)", lon, lat, q, x, y, in, wx, wy, win)
+		}
+	}
+	if passed < 15000 || declined == 0 {
+		t.Errorf("%d rings passed and %d declined; want most passed and those across the antimeridian declined", passed, declined)
+	}
+}
