@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -59,6 +60,7 @@ type Doc struct {
 	Login             string
 	Tables            map[string]string
 	Benchmarks        string
+	Engines           string
 }
 
 func run(out string) error {
@@ -79,7 +81,7 @@ func run(out string) error {
 		return err
 	}
 	for _, b := range []struct{ name, args string }{
-		{"tokenstart", "-runs 50"}, {"loginscreen", "-runs 10"}, {"upload", "-runs 5"}, {"reportpipe", ""},
+		{"tokenstart", "-runs 50"}, {"loginscreen", "-runs 10"}, {"upload", "-runs 5"}, {"reportpipe", ""}, {"geocheck", "-runs 5"},
 	} {
 		step(b.name)
 		table, err := goRun("./bench/"+b.name, append([]string{"-bin", ours}, strings.Fields(b.args)...)...)
@@ -87,6 +89,10 @@ func run(out string) error {
 			return fmt.Errorf("%s: %w", b.name, err)
 		}
 		doc.Tables[b.name] = table
+	}
+	step("the geofence engine beside Tile38's")
+	if doc.Engines, err = engines(); err != nil {
+		return err
 	}
 	step("Go benchmarks")
 	if doc.Benchmarks, err = goBench(); err != nil {
@@ -287,9 +293,64 @@ func goRun(pkg string, args ...string) (string, error) {
 	return string(out), err
 }
 
+// engines runs the geofence engine's benchmarks, five times each, and
+// sets the index, the pass over every fence and Tile38's engine side by
+// side: median positions a second, and the range.
+func engines() (string, error) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^(BenchmarkCity10000Fences|BenchmarkCity10000FencesBuffer500|BenchmarkPolygon100000)$", "-benchtime", "2s", "-count", "5", "./internal/geofence")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go test -bench: %v: %s", err, out)
+	}
+	rates := map[string][]float64{} // "BenchmarkX/engine" → points/s
+	var order []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		for i := 1; i+1 < len(f); i++ {
+			if f[i+1] == "points/s" {
+				v, err := strconv.ParseFloat(f[i], 64)
+				if err != nil {
+					return "", fmt.Errorf("benchmark line %q: %w", sc.Text(), err)
+				}
+				name := f[0][:strings.LastIndex(f[0], "-")] // less the -GOMAXPROCS suffix
+				if rates[name] == nil {
+					order = append(order, name)
+				}
+				rates[name] = append(rates[name], v)
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString("| workload | index (ours: distance, nearest point) | every fence (before) | Tile38 (containment only) | index ÷ Tile38 |\n|---|---|---|---|---|\n")
+	for _, w := range []struct{ bench, what string }{
+		{"BenchmarkCity10000Fences", "10,000 fences of 100 vertices, search buffer 50 m (the service's default)"},
+		{"BenchmarkCity10000FencesBuffer500", "the same, search buffer 500 m (mapsdevice's default)"},
+		{"BenchmarkPolygon100000", "one polygon of 100,000 vertices, buffer 50 m"},
+	} {
+		cell := func(engine string) string {
+			v := rates[w.bench+"/"+engine]
+			if len(v) == 0 {
+				return "not run"
+			}
+			return spread(v, "%.0f")
+		}
+		ratio := ""
+		if ours, theirs := rates[w.bench+"/index"], rates[w.bench+"/tile38"]; len(ours) > 0 && len(theirs) > 0 {
+			ratio = fmt.Sprintf("%.2f", median(ours)/median(theirs))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", w.what, cell("index"), cell("every-fence"), cell("tile38"), ratio)
+	}
+	return b.String(), nil
+}
+
 // goBench runs the Go benchmarks of the hot paths.
 func goBench() (string, error) {
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchtime", "2s", "-count", "3", "./internal/geofence", "./internal/report/spool", "./internal/auth/tokenstore")
+	// The engine's own benchmarks are in the table of engines.
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-skip", "^(BenchmarkCity|BenchmarkPolygon100000)", "-benchtime", "2s", "-count", "3", "./internal/geofence", "./internal/report/spool", "./internal/auth/tokenstore")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go test -bench: %v: %s", err, out)
