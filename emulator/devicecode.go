@@ -39,6 +39,7 @@ type grant struct {
 	userCode   string
 	clientID   string
 	scopes     []string
+	res        resource
 	expires    time.Time
 	interval   time.Duration
 	state      grantState
@@ -91,7 +92,7 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 	if !s.clientOK(w, r.PostForm.Get("client_id")) {
 		return
 	}
-	scopes, ok := s.scopesOK(w, r.PostForm.Get("scope"))
+	scopes, res, ok := s.scopesOK(w, r.PostForm.Get("scope"))
 	if !ok {
 		return
 	}
@@ -100,6 +101,7 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 		userCode:   newUserCode(),
 		clientID:   r.PostForm.Get("client_id"),
 		scopes:     scopes,
+		res:        res,
 		expires:    time.Now().Add(s.opts.ExpiresIn),
 		interval:   s.opts.Interval,
 	}
@@ -139,28 +141,36 @@ func (s *Server) clientOK(w http.ResponseWriter, clientID string) bool {
 
 var oidcScopes = []string{"openid", "profile", "offline_access", "email"}
 
-// scopesOK accepts the OIDC scopes plus Azure Maps' delegated scopes.
-func (s *Server) scopesOK(w http.ResponseWriter, raw string) ([]string, bool) {
+// scopesOK accepts the OIDC scopes plus the delegated scopes of one
+// resource the app may call for a user: Azure Maps or Key Vault.
+func (s *Server) scopesOK(w http.ResponseWriter, raw string) ([]string, resource, bool) {
 	scopes := strings.Fields(raw)
-	maps := 0
+	var asked resource
 	for _, sc := range scopes {
 		if slices.Contains(oidcScopes, sc) {
 			continue
 		}
-		res, perm, _ := strings.Cut(strings.TrimPrefix(sc, "https://atlas.microsoft.com"), "/")
-		if res != "" || (perm != "user_impersonation" && perm != ".default") {
+		rest, isURL := strings.CutPrefix(sc, "https://")
+		host, perm, _ := strings.Cut(rest, "/")
+		res, known := findResource("https://" + host)
+		if !isURL || !known || !res.delegated || (perm != "user_impersonation" && perm != ".default") {
 			writeError(w, http.StatusBadRequest, "invalid_scope", 70011, fmt.Sprintf(
-				"The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '%s'. This emulator knows only Azure Maps.", sc))
-			return nil, false
+				"The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '%s'. This emulator knows only Azure Maps and Key Vault.", sc))
+			return nil, resource{}, false
 		}
-		maps++
+		if asked.uri != "" && asked.uri != res.uri {
+			writeError(w, http.StatusBadRequest, "invalid_scope", 28000, fmt.Sprintf(
+				"Provided value for the input parameter scope is not valid because it contains more than one resource. Scope %s is not valid.", raw))
+			return nil, resource{}, false
+		}
+		asked = res
 	}
-	if maps == 0 {
+	if asked.uri == "" {
 		writeError(w, http.StatusBadRequest, "invalid_scope", 70011,
 			"The provided value for the input parameter 'scope' is not valid. Ask for https://atlas.microsoft.com/user_impersonation.")
-		return nil, false
+		return nil, resource{}, false
 	}
-	return scopes, true
+	return scopes, asked, true
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
@@ -169,6 +179,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := r.ParseForm(); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+		return
+	}
+	if r.PostForm.Get("grant_type") == "client_credentials" {
+		s.clientCredentials(w, r)
 		return
 	}
 	if !s.clientOK(w, r.PostForm.Get("client_id")) {
@@ -231,7 +245,7 @@ func (s *Server) redeemDeviceCode(w http.ResponseWriter, r *http.Request) {
 				"Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.")
 			return
 		}
-		body, err := s.issueTokens(g.user, g.clientID, g.scopes, now)
+		body, err := s.issueTokens(g.user, g.clientID, g.scopes, g.res, now)
 		if err != nil {
 			poll("server_error")
 			writeError(w, http.StatusInternalServerError, "server_error", 0, "The emulator could not sign a token.")
@@ -243,7 +257,7 @@ func (s *Server) redeemDeviceCode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) redeemRefreshToken(w http.ResponseWriter, r *http.Request) {
-	scopes, ok := s.scopesOK(w, r.PostForm.Get("scope"))
+	scopes, res, ok := s.scopesOK(w, r.PostForm.Get("scope"))
 	if !ok {
 		return
 	}
@@ -267,7 +281,7 @@ func (s *Server) redeemRefreshToken(w http.ResponseWriter, r *http.Request) {
 			"The provided value for the input parameter 'refresh_token' is not valid: it was already redeemed (single-use refresh tokens are on).")
 	default:
 		rg.used = true
-		body, err := s.issueTokens(rg.user, rg.clientID, scopes, now)
+		body, err := s.issueTokens(rg.user, rg.clientID, scopes, res, now)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "server_error", 0, "The emulator could not sign a token.")
 			return

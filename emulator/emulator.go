@@ -1,22 +1,43 @@
-// Package emulator is a local stand-in for the two services a mapsdevice
-// talks to: Microsoft Entra ID's device code flow, good enough for the real
-// MSAL Go public client to sign in against, and the Azure Maps Data v2 and
-// Spatial geofence services, good enough for the Maps client and the
-// sensor node. It is a library first: New starts one, Handler serves it on
-// any server, Client reaches it (over TLS, or in memory with
-// Options.NoListener), and Approve, Deny, Expire, RevokeRefreshTokens,
-// ExpireAccessTokens, InjectFault, SetFaultRate, Polls and Requests let a
-// test play the person and the network. 'mapsdevice emulator' only parses
-// flags and listens.
+// Package emulator is a local stand-in for the services a mapsdevice
+// talks to: Microsoft Entra ID (the device code flow for people, the
+// client credentials grant and managed identities for daemons), good
+// enough for the real MSAL Go clients; the Azure Maps Data v2 and Spatial
+// geofence services, good enough for the Maps client and the sensor node;
+// and Key Vault's Get Secret, good enough for the Azure SDK's azsecrets.
+// It is a library first: New starts one, Handler serves it on any server,
+// Client reaches it (over TLS, or in memory with Options.NoListener), and
+// Approve, Deny, Expire, RevokeRefreshTokens, ExpireAccessTokens,
+// ExpireAppSecrets, RotateMapsKey, SignFederatedToken, InjectFault,
+// SetFaultRate, Polls and Requests let a test play the person, the admin
+// and the network. 'mapsdevice emulator' only parses flags, listens and
+// writes a few files for scripts.
+//
+// The endpoints, under the base URL:
+//
+//	GET  /{tenant}/v2.0/.well-known/openid-configuration  discovery
+//	GET  /{tenant}/discovery/v2.0/keys                     token-signing keys
+//	POST /{tenant}/oauth2/v2.0/devicecode                  device code
+//	POST /{tenant}/oauth2/v2.0/token                       device code, refresh token, client credentials
+//	GET, POST /devicelogin                                 the page where people approve codes
+//	GET  /fic/.well-known/openid-configuration             the federated issuer
+//	GET  /fic/openid/v1/jwks                               its keys
+//	GET  /msi/token                                        App Service's managed identity endpoint
+//	GET  /metadata/identity/oauth2/token                   IMDS's, or Azure Arc's with Options.Arc
+//	GET  /kv/{vault}/secrets/{name}[/{version}]            Key Vault Get Secret
+//	POST /emulator/rotate-maps-key                         RotateMapsKey, for scripts
+//	/mapData…, /spatial/geofence/json, anything else       Azure Maps
 //
 // The identity side follows the wire contract in the project's notes on
-// Entra ID. Where it differs from the real service:
+// Entra ID and on daemon credentials. Where it differs from the real
+// service:
 //   - One tenant, one registered public client, and users who need no
 //     password: approving on /devicelogin is the whole sign-in. There is no
 //     MFA, no real Conditional Access (a user can be marked as blocked, which
-//     gives AADSTS53003), no consent store and no admin.
-//   - Only Azure Maps scopes are granted (user_impersonation and .default);
-//     any other resource is refused with invalid_scope.
+//     gives AADSTS53003), no consent store and no admin. The tenant is
+//     known by its id only, not by a domain name.
+//   - People get delegated scopes (user_impersonation and .default) of
+//     Azure Maps and Key Vault only, one resource a request (AADSTS28000
+//     otherwise); any other resource is refused with invalid_scope.
 //   - It answers slow_down to a client that polls faster than the interval
 //     (RFC 8628 §3.5). It does not make the client wait the extra 5 s the
 //     RFC asks of it; the poll log shows whether it did.
@@ -26,28 +47,127 @@
 //     SingleUseRefreshTokens is set. They expire after 90 days unused
 //     (AADSTS700082) and are kept, hashed, in the state folder. Revocation is
 //     immediate; Entra may take a while.
-//   - Access tokens have the real claims (aud https://atlas.microsoft.com/,
-//     iss https://sts.windows.net/{tid}/, scp, oid, tid, appid, uti) but are
-//     signed by the emulator's own key, published at its JWKS endpoint, so
-//     nothing outside the emulator accepts them.
+//   - Access tokens have the real claims (aud https://atlas.microsoft.com/
+//     or https://vault.azure.net, iss https://sts.windows.net/{tid}/, scp,
+//     oid, tid, appid, uti) but are signed by the emulator's own key,
+//     published at its JWKS endpoint, so nothing outside the emulator
+//     accepts them.
 //   - Error bodies have Entra's shape and AADSTS codes; trace and
 //     correlation ids are random; error_uri points at Microsoft's page.
 //   - There is no instance discovery endpoint: clients must turn it off.
+//
+// Daemon apps are confidential clients with service principals. Built in,
+// each with Azure Maps Data Contributor and Key Vault Secrets User on
+// vault demo:
+//
+//	daemon-secret  client 0b1e6f2a-6d61-4073-9de7-6461656d0001  object 5e7a1c0d-7370-4e00-8a00-6461656d0001  a secret
+//	daemon-cert    client 0b1e6f2a-6d61-4073-9de7-6461656d0002  object 5e7a1c0d-7370-4e00-8a00-6461656d0002  a certificate
+//	daemon-fic     client 0b1e6f2a-6d61-4073-9de7-6461656d0003  object 5e7a1c0d-7370-4e00-8a00-6461656d0003  a federated credential
+//
+// The secret (daemon-secret.txt) and the self-signed RSA certificate with
+// its key (daemon-cert.pem; daemon-cert.pfx, written as OpenSSL 3 does with
+// AES-256 and a SHA-256 MAC, with daemon-cert.pfx.password) are made on
+// first start and kept in the state folder; SecretApp and CertApp name
+// them. daemon-fic trusts tokens from the emulator's own issuer, {url}/fic,
+// for subject system:serviceaccount:default:mapsdevice and audience
+// api://AzureADTokenExchange; SignFederatedToken makes them. Options.Apps
+// (or an apps file, LoadApps) adds apps. Where the client credentials
+// grant differs from Entra ID's:
+//   - It is answered on the tenant id only: the aliases get AADSTS50059.
+//     The scope must be one resource's /.default (AADSTS1002012 otherwise);
+//     the resources are Azure Maps, Key Vault, Storage and Event Hubs, and
+//     any other is AADSTS500011.
+//   - A secret comes in the form or by HTTP Basic. Wrong is AADSTS7000215,
+//     expired (ExpireAppSecrets) AADSTS7000222, an unknown app
+//     AADSTS700016.
+//   - A client assertion is checked fully: PS256 or RS256; x5t#S256 or x5t,
+//     in base64 or base64url, naming a registered certificate; its
+//     signature; iss = sub = client id (AADSTS700021); aud = the tenant's
+//     v2 or v1 token endpoint (AADSTS700023); nbf and exp within 5 minutes
+//     (AADSTS700024); AADSTS700027 for an unknown key or a bad signature.
+//     jti is not checked for replay. Certificates are registered by
+//     thumbprint only: subject name and issuer registration (x5c) is not
+//     emulated.
+//   - Federated credentials trust only the emulator's issuer, by exact
+//     subject and audience (AADSTS70021 otherwise); no flexible
+//     expressions, no limit on the token's lifetime (AADSTS70023), and the
+//     issuer's keys are known, not fetched.
+//   - App tokens are shaped as v1 app tokens: idtyp app, appidacr 1 for a
+//     secret and 2 otherwise, oid and sub the service principal, no scp, no
+//     roles claim (Maps and Key Vault roles are Azure RBAC). They live
+//     AppTokenLifetime (1 hour; Entra picks 60 to 90 minutes) and carry no
+//     refresh_in.
+//
+// Managed identities are built in, each with a client id, a principal id
+// and a resource id in subscription 6d617073-7375-4062-8000-656d756c6174:
+// a system-assigned one (client 0b1e6f2a-6d61-4073-9de7-6d6900000001,
+// principal 5e7a1c0d-6d69-4e00-8a00-000000000001) and a user-assigned
+// mapsdevice-reporter (…6d6900000002, …000000000002), both with Azure Maps
+// Data Contributor and Key Vault Secrets User on vault demo, and a
+// user-assigned mapsdevice-norole (…6d6900000003, …000000000003) with no
+// role at all; Options.ManagedIdentities adds user-assigned ones. Their
+// tokens are app tokens of the principal, with appidacr 2 and xms_mirid.
+// Where the endpoints differ from Azure's:
+//   - App Service's is {url}/msi/token, API version 2019-08-01 only,
+//     wanting X-IDENTITY-HEADER = IdentityHeader (new on every start). It
+//     takes client_id, principal_id, object_id or mi_res_id; errors are
+//     {"statusCode","message"} and not byte for byte App Service's.
+//   - IMDS's is {url}/metadata/identity/oauth2/token over TLS, where IMDS
+//     is plain HTTP at 169.254.169.254, an address clients cannot be told;
+//     tests reach it with a dialer (emulatortest.IMDSClient). It wants
+//     Metadata: true (IMDS's bad_request_102 otherwise), answers
+//     expires_in, expires_on and not_before as strings, and echoes the
+//     selector of a user-assigned identity.
+//   - With Options.Arc the same endpoint answers as Azure Arc's agent: a
+//     request without Authorization gets a 401 with WWW-Authenticate: Basic
+//     realm=<path>, a new <id>.key file (mode 0640) in Options.ArcTokenDir
+//     (default /var/opt/azcmagent/tokens, the only folder MSAL reads); the
+//     next request brings Authorization: Basic <its contents>, which works
+//     once, within a minute, and deletes the file. The realm names the file
+//     where the emulator wrote it, so the client must see the same folder.
+//     Close deletes keys never used.
+//   - Tokens live AppTokenLifetime, not Azure's 24 hours. Service Fabric,
+//     Cloud Shell and Azure ML endpoints are not emulated.
+//
+// Key Vault answers at {url}/kv/{vault}, with vault demo holding secret
+// maps-key, the Maps primary key (VaultSecretURL). RotateMapsKey, or a
+// POST to /emulator/rotate-maps-key, makes a new primary key and writes it
+// as a new version, together. Where it differs from Key Vault:
+//   - Vaults are paths under one host, not hosts under vault.azure.net, so
+//     the Azure SDK's check that the challenge's resource is a parent
+//     domain of the vault must be turned off
+//     (DisableChallengeResourceVerification), and its ID.Name and
+//     ID.Version misread secret ids, which have the /kv/{vault} prefix.
+//     An unknown vault is a 404 VaultNotFound, where Azure fails in DNS.
+//   - Only Get Secret: no setting, listing, deleting or disabling. Secrets
+//     are kept, with every version, in keyvault.json in the state folder.
+//   - A request without a token gets 401 with WWW-Authenticate: Bearer
+//     authorization="{url}/{tenant}", resource="https://vault.azure.net".
+//     Tokens must have aud https://vault.azure.net (AKV10022). api-version
+//     must be 7.x or dated.
+//   - Authorisation is RBAC only, by object id: Key Vault Secrets User on
+//     the vault, given to users, apps and identities by their Vaults; no
+//     access policies, no firewall, no other roles. Assignments apply at
+//     once, where Azure takes minutes. 403 and 404 bodies are Key Vault's
+//     (Forbidden with innererror ForbiddenByRbac; SecretNotFound). No
+//     throttling.
 //
 // The Maps side answers at the same address, as one Maps account, following
 // the project's notes on the Azure Maps REST API. Where it differs from the
 // real service (which Microsoft has retired: Data v2 in 2024, Spatial in
 // 2025):
 //   - Authentication: a bearer token from this emulator with aud
-//     https://atlas.microsoft.com/ and scp user_impersonation plus the
-//     account's x-ms-client-id, or one of the two shared keys as
-//     subscription-key (kept in maps-keys.json). SAS tokens and
-//     disableLocalAuth are not emulated. ExpireAccessTokens makes every
-//     token issued so far fail as expired.
-//   - Roles come from the users: Azure Maps Data Reader may read (and ask
-//     Spatial), Azure Maps Data Contributor may also upload, update and
-//     delete; anyone else gets 403. Shared keys may do everything. Custom
-//     roles and the newer built-in roles are not emulated.
+//     https://atlas.microsoft.com/ (a person's with scp user_impersonation,
+//     an app's or managed identity's with none) plus the account's
+//     x-ms-client-id, or one of the two shared keys as subscription-key
+//     (kept in maps-keys.json). SAS tokens and disableLocalAuth are not
+//     emulated. ExpireAccessTokens makes every token issued so far fail as
+//     expired, on the Maps side and in Key Vault.
+//   - Roles are assigned by object id, to users, apps' service principals
+//     and managed identities alike: Azure Maps Data Reader may read (and
+//     ask Spatial), Azure Maps Data Contributor may also upload, update
+//     and delete; anyone else gets 403. Shared keys may do everything.
+//     Custom roles and the newer built-in roles are not emulated.
 //   - Throttling: a token bucket of MapsRate requests per second (50, as
 //     documented), shared by every caller, answers 429 without Retry-After.
 //   - Data v2: uploads are long-running operations that end after
@@ -70,7 +190,7 @@
 //   - Anything else under the Maps host (route, search, render, ...) is
 //     authenticated, logged and answered 404 ResourceNotFound.
 //
-// Both sides share the fault injection and the request log. The emulator
+// All sides share the fault injection and the request log. The emulator
 // speaks HTTPS with a CA of its own, made on first start (ca.pem in the
 // state folder), which clients must trust; with NoListener nothing listens
 // and Client serves requests in memory.
@@ -108,8 +228,9 @@ const (
 
 // Options configure a Server. The zero value is usable.
 type Options struct {
-	// StateDir keeps ca.pem, the CA key and the token-signing key. Empty
-	// means a temporary folder removed by Close.
+	// StateDir keeps ca.pem, the CA key, the signing keys, the daemon
+	// apps' credentials and the vaults. Empty means a temporary folder
+	// removed by Close.
 	StateDir string
 	// Listen is the TCP address; empty means 127.0.0.1 on a free port.
 	Listen string
@@ -159,6 +280,21 @@ type Options struct {
 	// PlainResourceLocation gives Resource-Location as …/mapData/{udid}
 	// instead of …/mapData/metadata/{udid}; both forms are documented.
 	PlainResourceLocation bool
+
+	// Apps are added to the built-in daemon apps.
+	Apps []App
+	// ManagedIdentities are user-assigned identities added to the
+	// built-in ones.
+	ManagedIdentities []ManagedIdentity
+	// AppTokenLifetime is the lifetime of app and managed identity tokens
+	// (default 1 hour).
+	AppTokenLifetime time.Duration
+	// Arc makes the IMDS endpoint answer as Azure Arc's agent: a request
+	// without a key gets a challenge, a key file in ArcTokenDir.
+	Arc bool
+	// ArcTokenDir is where challenge keys are written (default
+	// DefaultArcTokenDir).
+	ArcTokenDir string
 }
 
 // Server is a running emulator: the identity side and the Maps side,
@@ -174,6 +310,8 @@ type Server struct {
 	traffic  *traffic
 	id       *identity
 	maps     *mapsState
+	apps     *appState
+	vault    *vaultState
 
 	// With a listener: the TLS server, its goroutine's end, and the
 	// client transport whose idle connections Close drops.
@@ -255,6 +393,12 @@ func withDefaults(opts Options) Options {
 	if opts.MapsOperationTime <= 0 {
 		opts.MapsOperationTime = time.Second
 	}
+	if opts.AppTokenLifetime <= 0 {
+		opts.AppTokenLifetime = time.Hour
+	}
+	if opts.ArcTokenDir == "" {
+		opts.ArcTokenDir = DefaultArcTokenDir
+	}
 	return opts
 }
 
@@ -266,13 +410,30 @@ func (s *Server) start() error {
 	s.keys = k
 	s.pool = x509.NewCertPool()
 	s.pool.AddCert(k.caCert)
+	files, err := loadOrCreateDaemonFiles(s.stateDir)
+	if err != nil {
+		return err
+	}
+	fic, err := loadOrCreateSigner(filepath.Join(s.stateDir, "federated-signing-key.pem"))
+	if err != nil {
+		return err
+	}
+	if s.apps, err = newAppState(s.opts, files, fic); err != nil {
+		return err
+	}
 	users := append(defaultUsers(), s.opts.Users...)
 	s.id = newIdentity(s.opts, s.stateDir, users)
 	if err := s.id.loadRefreshTokens(); err != nil {
 		return err
 	}
-	s.maps, err = newMapsState(s.opts, s.stateDir, users)
-	if err != nil {
+	assignees := s.apps.principals()
+	for _, u := range users {
+		assignees = append(assignees, assignee{oid: u.ObjectID(), role: u.Role, vaults: u.Vaults})
+	}
+	if s.maps, err = newMapsState(s.opts, s.stateDir, assignees); err != nil {
+		return err
+	}
+	if s.vault, err = newVaultState(s.stateDir, assignees, s.maps.sharedKeys[0]); err != nil {
 		return err
 	}
 	if s.opts.NoListener {
@@ -344,6 +505,11 @@ func (s *Server) TenantID() string { return s.opts.TenantID }
 // ClientID is the app registration the emulator accepts.
 func (s *Server) ClientID() string { return s.opts.ClientID }
 
+// StateDir is the state folder: keys, tokens, map data, and the daemon
+// apps' credentials (daemon-secret.txt, daemon-cert.pem, daemon-cert.pfx
+// and daemon-cert.pfx.password).
+func (s *Server) StateDir() string { return s.stateDir }
+
 // CAFile is the path of ca.pem, the CA that signs the TLS certificate.
 func (s *Server) CAFile() string { return filepath.Join(s.stateDir, "ca.pem") }
 
@@ -371,6 +537,7 @@ func (s *Server) Close() error {
 
 func (s *Server) close() error {
 	s.id.stopTimers()
+	defer s.apps.removeArcKeys()
 	// Cancelling first ends handlers still waiting, such as in an
 	// injected delay, so that shutting down does not wait for them.
 	s.cancel()

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/mapsdevice/mapsdevice/internal/geofence"
 )
 
@@ -31,13 +33,13 @@ const (
 // the throttle, the map data and the operations that make it, and where
 // each device last stood against each fence.
 type mapsState struct {
-	opts       Options
-	dir        string // map data folder
-	sharedKeys [2]string
-	roles      map[string]string // lower-case user name → role
-	throttle   *limiter          // has its own lock
+	opts     Options
+	dir      string            // map data folder
+	roles    map[string]string // lower-case object id → role
+	throttle *limiter          // has its own lock
 
 	mu          sync.Mutex
+	sharedKeys  [2]string // RotateMapsKey changes the primary
 	tokenCutoff time.Time
 	data        map[string]*dataset
 	ops         map[string]*operation
@@ -46,7 +48,7 @@ type mapsState struct {
 	fenceState  map[string]bool // device, udid, geometry → inside
 }
 
-func newMapsState(opts Options, stateDir string, users []User) (*mapsState, error) {
+func newMapsState(opts Options, stateDir string, assignees []assignee) (*mapsState, error) {
 	m := &mapsState{
 		opts:       opts,
 		dir:        filepath.Join(stateDir, "mapdata"),
@@ -57,13 +59,15 @@ func newMapsState(opts Options, stateDir string, users []User) (*mapsState, erro
 		fenceCache: map[string][]geofence.Fence{},
 		fenceState: map[string]bool{},
 	}
-	for _, u := range users {
-		m.roles[strings.ToLower(u.Username)] = u.Role
+	for _, a := range assignees {
+		if a.role != "" {
+			m.roles[strings.ToLower(a.oid)] = a.role
+		}
 	}
 	if err := m.loadDatasets(); err != nil {
 		return nil, err
 	}
-	keys, err := loadOrCreateSharedKeys(filepath.Join(stateDir, "maps-keys.json"), opts.SharedKeys)
+	keys, err := loadOrCreateSharedKeys(filepath.Join(stateDir, sharedKeysFile), opts.SharedKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -79,9 +83,10 @@ const (
 	accessWrite
 )
 
-// caller is who made an authorised Maps request.
+// caller is who made an authorised Maps request: a user or a service
+// principal, by object id, or the holder of a shared key.
 type caller struct {
-	user      string // "" for a shared key
+	oid       string
 	sharedKey bool
 }
 
@@ -92,10 +97,15 @@ func (s *Server) MapsEndpoint() string { return s.url }
 func (s *Server) MapsClientID() string { return s.opts.MapsClientID }
 
 // SharedKeys are the account's primary and secondary keys.
-func (s *Server) SharedKeys() [2]string { return s.maps.sharedKeys }
+func (s *Server) SharedKeys() [2]string {
+	s.maps.mu.Lock()
+	defer s.maps.mu.Unlock()
+	return s.maps.sharedKeys
+}
 
-// ExpireAccessTokens makes the Maps side reject every access token this
-// run has issued until now as expired, as if time had passed.
+// ExpireAccessTokens makes the Maps side and Key Vault reject every
+// access token this run has issued until now as expired, as if time had
+// passed.
 func (s *Server) ExpireAccessTokens() {
 	s.maps.mu.Lock()
 	defer s.maps.mu.Unlock()
@@ -124,7 +134,7 @@ func (s *Server) authorized(need access, h func(http.ResponseWriter, *http.Reque
 		if !ok {
 			return
 		}
-		if !c.sharedKey && !s.maps.allowed(c.user, need) {
+		if !c.sharedKey && !s.maps.allowed(c.oid, need) {
 			writeMapsError(w, http.StatusForbidden, "403 Forbidden", "Permission, capacity, or authentication issues.")
 			return
 		}
@@ -138,7 +148,7 @@ func (s *Server) authorized(need access, h func(http.ResponseWriter, *http.Reque
 
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool) {
 	if key := r.URL.Query().Get("subscription-key"); key != "" {
-		for _, k := range s.maps.sharedKeys {
+		for _, k := range s.SharedKeys() {
 			if subtle.ConstantTimeCompare([]byte(key), []byte(k)) == 1 {
 				return caller{sharedKey: true}, true
 			}
@@ -151,25 +161,17 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 		s.unauthorized(w, "invalid_token", "The request has no bearer token.")
 		return caller{}, false
 	}
-	claims, err := s.VerifyAccessToken(raw)
-	if err != nil {
-		s.unauthorized(w, "invalid_token", "The access token is invalid or expired.")
-		return caller{}, false
-	}
-	uti, _ := claims["uti"].(string)
-	issued, known := s.id.issued(uti)
-	s.maps.mu.Lock()
-	expired := known && !s.maps.tokenCutoff.IsZero() && !issued.After(s.maps.tokenCutoff)
-	s.maps.mu.Unlock()
-	if expired {
-		s.unauthorized(w, "invalid_token", "The access token expiry UTC time is earlier than current UTC time.")
+	claims, problem := s.checkAccessToken(raw)
+	if problem != "" {
+		s.unauthorized(w, "invalid_token", problem)
 		return caller{}, false
 	}
 	if aud, _ := claims["aud"].(string); strings.TrimSuffix(aud, "/") != strings.TrimSuffix(MapsAudience, "/") {
 		s.unauthorized(w, "invalid_token", "The access token audience is not Azure Maps.")
 		return caller{}, false
 	}
-	if scp, _ := claims["scp"].(string); !slices.Contains(strings.Fields(scp), "user_impersonation") {
+	// A user's token carries the delegated scope; an app's has none.
+	if scp, ok := claims["scp"].(string); ok && !slices.Contains(strings.Fields(scp), "user_impersonation") {
 		s.unauthorized(w, "invalid_token", "The access token has no user_impersonation scope.")
 		return caller{}, false
 	}
@@ -177,8 +179,26 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 		s.unauthorized(w, "InvalidClientId", "The x-ms-client-id header is missing or names another Maps account.")
 		return caller{}, false
 	}
-	upn, _ := claims["upn"].(string)
-	return caller{user: upn}, true
+	oid, _ := claims["oid"].(string)
+	return caller{oid: oid}, true
+}
+
+// checkAccessToken verifies a token's signature and expiry, and that
+// ExpireAccessTokens has not expired it; problem says what is wrong.
+func (s *Server) checkAccessToken(raw string) (claims jwt.MapClaims, problem string) {
+	claims, err := s.VerifyAccessToken(raw)
+	if err != nil {
+		return nil, "The access token is invalid or expired."
+	}
+	uti, _ := claims["uti"].(string)
+	issued, known := s.id.issued(uti)
+	s.maps.mu.Lock()
+	expired := known && !s.maps.tokenCutoff.IsZero() && !issued.After(s.maps.tokenCutoff)
+	s.maps.mu.Unlock()
+	if expired {
+		return nil, "The access token expiry UTC time is earlier than current UTC time."
+	}
+	return claims, ""
 }
 
 func (s *Server) unauthorized(w http.ResponseWriter, code, desc string) {
@@ -186,9 +206,9 @@ func (s *Server) unauthorized(w http.ResponseWriter, code, desc string) {
 	writeMapsError(w, http.StatusUnauthorized, "Unauthorized", "Access denied, please inspect WWW-Authenticate header.")
 }
 
-// allowed applies the Azure Maps data roles.
-func (m *mapsState) allowed(user string, need access) bool {
-	switch m.roles[strings.ToLower(user)] {
+// allowed applies the Azure Maps data roles, assigned by object id.
+func (m *mapsState) allowed(oid string, need access) bool {
+	switch m.roles[strings.ToLower(oid)] {
 	case RoleDataContributor:
 		return true
 	case RoleDataReader:

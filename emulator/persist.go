@@ -91,12 +91,18 @@ func loadOrCreateSharedKeys(path string, given [2]string) ([2]string, error) {
 			keys[i] = randomToken(32)
 		}
 	}
-	data, err = json.Marshal(keys)
+	return keys, saveSharedKeys(path, keys)
+}
+
+const sharedKeysFile = "maps-keys.json"
+
+func saveSharedKeys(path string, keys [2]string) error {
+	data, err := json.Marshal(keys)
 	if err != nil {
-		return keys, fmt.Errorf("encode shared keys: %w", err)
+		return fmt.Errorf("encode shared keys: %w", err)
 	}
 	if err := atomicfile.Write(path, data, 0o600); err != nil {
-		return keys, fmt.Errorf("write shared keys: %w", err)
+		return fmt.Errorf("write shared keys: %w", err)
 	}
-	return keys, nil
+	return nil
 }

@@ -114,6 +114,9 @@ func (s *Server) routes() http.Handler {
 	s.handle(mux, "POST /{tenant}/oauth2/v2.0/token", EndpointToken, s.token)
 	s.handle(mux, "GET /devicelogin", EndpointDeviceLogin, s.deviceLoginPage)
 	s.handle(mux, "POST /devicelogin", EndpointDeviceLogin, s.deviceLoginForm)
+	s.ficRoutes(mux)
+	s.identityRoutes(mux)
+	s.vaultRoutes(mux)
 	s.mapsRoutes(mux)
 	return mux
 }
@@ -143,7 +146,7 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, e Endpoint, h http.H
 				}
 				name := f.Error
 				switch {
-				case e == EndpointMapData || e == EndpointGeofence || e == EndpointMapsAPI:
+				case e == EndpointMapData || e == EndpointGeofence || e == EndpointMapsAPI || e == EndpointKeyVault:
 					if name == "" {
 						name = fmt.Sprintf("%d %s", f.Status, http.StatusText(f.Status))
 					}
@@ -232,7 +235,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
-		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "device_code"},
+		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "device_code", "client_credentials"},
 		"tenant_region_scope":                   nil,
 		"cloud_instance_name":                   "emulator.test",
 	})

@@ -10,14 +10,15 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// issueTokens mints the token response for a user. The caller holds s.id.mu.
-func (s *Server) issueTokens(u User, clientID string, scopes []string, now time.Time) (map[string]any, error) {
+// issueTokens mints the token response for a user, with an access token
+// for the resource asked for. The caller holds s.id.mu.
+func (s *Server) issueTokens(u User, clientID string, scopes []string, res resource, now time.Time) (map[string]any, error) {
 	oid, tid := u.ObjectID(), s.opts.TenantID
 	exp := now.Add(s.opts.AccessTokenLifetime)
 	uti := randomToken(16)
 	s.id.issuedAt[uti] = time.Now()
 	access, err := s.sign(jwt.MapClaims{
-		"aud":         MapsAudience,
+		"aud":         res.aud,
 		"iss":         "https://sts.windows.net/" + tid + "/",
 		"iat":         now.Unix(),
 		"nbf":         now.Unix(),

@@ -25,6 +25,8 @@ type User struct {
 	Username string `json:"username"`
 	Name     string `json:"name,omitempty"`
 	Role     string `json:"role,omitempty"`
+	// Vaults are the vaults on which the user holds Key Vault Secrets User.
+	Vaults []string `json:"vaults,omitempty"`
 	// BlockedByConditionalAccess makes sign-in fail as a Conditional
 	// Access policy blocking the device code flow would (AADSTS53003).
 	BlockedByConditionalAccess bool `json:"blockedByConditionalAccess,omitempty"`
@@ -35,7 +37,7 @@ func (u User) ObjectID() string { return stableGUID("user:" + strings.ToLower(u.
 
 func defaultUsers() []User {
 	return []User{
-		{Username: ContributorUser, Name: "Connie Contributor", Role: RoleDataContributor},
+		{Username: ContributorUser, Name: "Connie Contributor", Role: RoleDataContributor, Vaults: []string{demoVault}},
 		{Username: ReaderUser, Name: "Rey Reader", Role: RoleDataReader},
 	}
 }

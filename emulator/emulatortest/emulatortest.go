@@ -4,6 +4,10 @@ package emulatortest
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,3 +117,30 @@ func (t *Tokens) Token(ctx context.Context, refresh bool) (string, error) {
 
 // Fresh is how many times a fresh token was asked for.
 func (t *Tokens) Fresh() int { return int(t.fresh.Load()) }
+
+// IMDSAddress is where clients find IMDS; MSAL cannot be told otherwise.
+const IMDSAddress = "169.254.169.254:80"
+
+// IMDSClient reaches the emulator's IMDS endpoint at IMDS's fixed address:
+// its dialer takes connections for IMDSAddress to the emulator, over TLS
+// under the plain HTTP IMDS speaks. Nothing else is reachable, and no
+// proxy is used, as none may be for IMDS.
+func IMDSClient(t testing.TB, srv *emulator.Server) *http.Client {
+	t.Helper()
+	u, err := url.Parse(srv.URL())
+	if err != nil || u.Scheme != "https" {
+		t.Fatalf("IMDSClient needs an emulator listening over TLS, not %s", srv.URL())
+	}
+	dialer := &tls.Dialer{Config: &tls.Config{RootCAs: srv.CertPool(), ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}}
+	tr := &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr != IMDSAddress {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError("only IMDS is reachable here, not " + addr)}
+			}
+			return dialer.DialContext(ctx, "tcp", u.Host)
+		},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}

@@ -1,6 +1,17 @@
-// Package auth signs a device in to Microsoft Entra ID with the device code
-// flow and gets Azure Maps tokens silently afterwards, through MSAL Go's
-// public client.
+// Package auth gets Microsoft Entra ID tokens for Azure Maps (and Key
+// Vault), one Credential per way of signing in, each in its own file:
+//   - device code (client.go, devicecode.go, silent.go): a person signs in
+//     once on another device; MSAL's public client keeps the refresh token
+//     in a Store and gets tokens silently afterwards;
+//   - client secret, certificate and workload identity (app.go, secret.go,
+//     certificate.go, workload.go): the app signs in as itself through
+//     MSAL's confidential client;
+//   - managed identity (managed.go): Azure or an Azure Arc agent gives the
+//     machine its tokens, through MSAL's managed identity client.
+//
+// App and managed identity tokens live in memory only, one MSAL client per
+// credential, with concurrent requests for one token made once. Failures
+// are *Error, sorted by the AADSTS number Entra ID sends.
 package auth
 
 import (
@@ -78,6 +89,7 @@ type Client struct {
 	scopes    []string
 	pacer     *pacer
 	authority string
+	clientID  string
 }
 
 // New makes a client. It does no network I/O.
@@ -112,7 +124,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set up MSAL: %w", err)
 	}
-	return &Client{app: app, store: cfg.Store, scopes: scopes, pacer: p, authority: authority}, nil
+	return &Client{app: app, store: cfg.Store, scopes: scopes, pacer: p, authority: authority, clientID: cfg.ClientID}, nil
 }
 
 // Authority is the authority URL in use.
@@ -136,6 +148,8 @@ type Result struct {
 	Account     Account
 	// FromCache is true when no request was made.
 	FromCache bool
+	// Claims are what the token says about whose it is.
+	Claims Claims
 }
 
 func resultOf(ar public.AuthResult) Result {
@@ -144,10 +158,12 @@ func resultOf(ar public.AuthResult) Result {
 		// MSAL leaves Account.Name empty; the ID token has it.
 		acct.Name = ar.IDToken.Name
 	}
+	claims, _ := ReadClaims(ar.AccessToken)
 	return Result{
 		AccessToken: ar.AccessToken,
 		ExpiresOn:   ar.ExpiresOn,
 		Account:     acct,
 		FromCache:   ar.Metadata.TokenSource == public.TokenSourceCache,
+		Claims:      claims,
 	}
 }

@@ -31,6 +31,19 @@ const (
 	KindUntrusted                     // TLS: the server's certificate is not trusted
 	KindKeyring                       // the OS keyring did not answer
 	KindStore                         // the token store's files could not be read or written
+
+	// App credentials and managed identity.
+	KindTenantRequired           // common or organizations with an app credential
+	KindCredential               // the secret, certificate or token file could not be used
+	KindBadSecret                // AADSTS7000215: not this app's secret
+	KindSecretExpired            // AADSTS7000222
+	KindCertificateNotRegistered // AADSTS700027: the certificate is not on the app
+	KindClock                    // AADSTS700024, or this clock is not set
+	KindBadAssertion             // AADSTS700021/700023: the assertion names the wrong app or audience
+	KindFederationMismatch       // AADSTS70021: no federated credential matches the token
+	KindResourceNotFound         // AADSTS500011: the resource is not in the tenant
+	KindManagedIdentity          // no managed identity answered, or it refused
+	KindArcAccess                // Azure Arc's token file could not be read
 )
 
 // ErrNoClientID means no app registration was configured.
@@ -124,21 +137,17 @@ func classifyCall(call msalerrors.CallErr, err error) error {
 		code = body.ErrorCodes[0]
 	}
 	e := &Error{Code: code, Err: err}
+	if k, reason, ok := classifyCode(code); ok {
+		e.Kind, e.Reason = k, reason
+		return e
+	}
 	switch {
-	case code == 53003:
-		e.Kind, e.Reason = KindConditionalAccess, "a Conditional Access policy of your organisation blocks this sign-in"
-	case code == 700016 || body.Error == "unauthorized_client":
+	case body.Error == "unauthorized_client":
 		e.Kind, e.Reason = KindUnknownClient, "the identity service does not know this client id"
 	case body.Error == "authorization_declined" || body.Error == "access_denied":
 		e.Kind, e.Reason = KindDeclined, "the sign-in was declined on the other device"
-	case body.Error == "expired_token" || code == 70019 || code == 70020:
+	case body.Error == "expired_token":
 		e.Kind, e.Reason = KindCodeExpired, "the code expired before anyone approved it"
-	case code == 700082:
-		e.Kind, e.Reason = KindSignInNeeded, "the stored sign-in expired after a long time unused"
-	case code == 50173 || code == 50133:
-		e.Kind, e.Reason = KindSignInNeeded, "the stored sign-in was revoked, for example by a password change"
-	case code == 65001:
-		e.Kind, e.Reason = KindSignInNeeded, "consent to Azure Maps is needed"
 	case body.Error == "invalid_grant":
 		e.Kind, e.Reason = KindSignInNeeded, "the stored sign-in is no longer accepted"
 	case status >= 500 || status == 429 || body.Error == "temporarily_unavailable":
@@ -149,6 +158,43 @@ func classifyCall(call msalerrors.CallErr, err error) error {
 		e.Kind, e.Reason = KindService, fmt.Sprintf("the identity service answered HTTP %d", status)
 	}
 	return e
+}
+
+// classifyCode sorts the AADSTS numbers that say what to fix. The number
+// decides, not the error string: Entra sends unauthorized_client both for
+// an unknown app and for a federated token that matches nothing.
+func classifyCode(code int) (Kind, string, bool) {
+	switch code {
+	case 53003:
+		return KindConditionalAccess, "a Conditional Access policy of your organisation blocks this sign-in", true
+	case 700016:
+		return KindUnknownClient, "the identity service does not know this client id", true
+	case 70019, 70020:
+		return KindCodeExpired, "the code expired before anyone approved it", true
+	case 700082:
+		return KindSignInNeeded, "the stored sign-in expired after a long time unused", true
+	case 50173, 50133:
+		return KindSignInNeeded, "the stored sign-in was revoked, for example by a password change", true
+	case 65001:
+		return KindSignInNeeded, "consent to Azure Maps is needed", true
+	case 7000215:
+		return KindBadSecret, "the identity service refused the client secret: it is not a secret of this app", true
+	case 7000222:
+		return KindSecretExpired, "the client secret has expired", true
+	case 700027:
+		return KindCertificateNotRegistered, "the identity service refused the certificate: it is not registered on this app", true
+	case 700024:
+		return KindClock, "the identity service refused the client assertion as outside its valid time", true
+	case 700021, 700023:
+		return KindBadAssertion, "the identity service refused the client assertion: it names another app or audience", true
+	case 70021:
+		return KindFederationMismatch, "no federated credential of this app matches the token's issuer, subject and audience", true
+	case 500011:
+		return KindResourceNotFound, "the resource asked for has no service principal in this tenant", true
+	case 50059, 9001023:
+		return KindTenantRequired, "the identity service needs a tenant for app credentials", true
+	}
+	return 0, "", false
 }
 
 func firstLine(s string) string {

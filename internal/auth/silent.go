@@ -13,10 +13,10 @@ import (
 // is held throughout, so a rotated refresh token is always written back
 // before another process reads the cache.
 func (c *Client) Token(ctx context.Context) (Result, error) {
-	return c.silent(ctx, "")
+	return c.silent(ctx, c.scopes, "")
 }
 
-func (c *Client) silent(ctx context.Context, claims string) (Result, error) {
+func (c *Client) silent(ctx context.Context, scopes []string, claims string) (Result, error) {
 	unlock, err := c.store.Lock(ctx)
 	if err != nil {
 		return Result{}, classify(err)
@@ -30,7 +30,7 @@ func (c *Client) silent(ctx context.Context, claims string) (Result, error) {
 	if claims != "" {
 		opts = append(opts, public.WithClaims(claims))
 	}
-	ar, err := c.app.AcquireTokenSilent(ctx, c.scopes, opts...)
+	ar, err := c.app.AcquireTokenSilent(ctx, scopes, opts...)
 	if err != nil {
 		return Result{}, classify(err)
 	}
@@ -86,5 +86,7 @@ const freshClaims = `{"access_token":{"nbf":{"essential":true,"value":"%d"}}}`
 // Fresh gets a new access token even though a cached one looks valid, as
 // after a resource answered 401 to it.
 func (c *Client) Fresh(ctx context.Context) (Result, error) {
-	return c.silent(ctx, fmt.Sprintf(freshClaims, time.Now().Unix()))
+	return c.silent(ctx, c.scopes, freshClaimsNow())
 }
+
+func freshClaimsNow() string { return fmt.Sprintf(freshClaims, time.Now().Unix()) }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,6 +33,12 @@ type TokenSource interface {
 	Token(ctx context.Context, refresh bool) (string, error)
 }
 
+// KeySource gives the shared key, as when it is kept in Key Vault. With
+// refresh it must fetch the key again: Maps refused the one it had.
+type KeySource interface {
+	Key(ctx context.Context, refresh bool) (string, error)
+}
+
 // Config says where and how to reach Azure Maps.
 type Config struct {
 	// Endpoint is the base URL, such as DefaultEndpoint.
@@ -40,8 +47,12 @@ type Config struct {
 	// with bearer tokens from Tokens.
 	ClientID string
 	Tokens   TokenSource
-	// Key is a shared key; it replaces bearer auth.
-	Key        string
+	// Key is a shared key; it replaces bearer auth. It travels in the
+	// query string, so no error or log line here ever holds a URL.
+	Key string
+	// Keys, instead of Key, gives a shared key that may be rotated: a 401
+	// for an invalid key asks it for the key again, once.
+	Keys       KeySource
 	HTTPClient *http.Client
 	// Retries is how many times a failed request is tried again (default 4).
 	Retries int
@@ -79,7 +90,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if err != nil || u.Host == "" || u.Scheme != "https" {
 		return nil, fmt.Errorf("Maps endpoint %q must be an https URL like %s", cfg.Endpoint, DefaultEndpoint)
 	}
-	if cfg.Key == "" {
+	if !cfg.keyed() {
 		if cfg.Tokens == nil {
 			return nil, errors.New("no credentials: sign in, or set a shared key")
 		}
@@ -107,6 +118,8 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	return &Client{cfg: cfg, base: u, http: &checked}, nil
 }
+
+func (cfg Config) keyed() bool { return cfg.Key != "" || cfg.Keys != nil }
 
 // ErrNoMapsClientID means bearer auth lacks the Maps account's client id.
 var ErrNoMapsClientID = errors.New("no Maps client id is set")
@@ -178,9 +191,14 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		}
 		apiErr := readAPIError(resp, c.base)
 		switch {
-		case resp.StatusCode == http.StatusUnauthorized && c.cfg.Key == "" && !refreshed && apiErr.AuthError == "invalid_token":
+		case resp.StatusCode == http.StatusUnauthorized && !c.cfg.keyed() && !refreshed && apiErr.AuthError == "invalid_token":
 			// The token may have expired early or been revoked: get a new
 			// one and try once more.
+			refreshed, refresh = true, true
+			continue
+		case resp.StatusCode == http.StatusUnauthorized && c.cfg.Keys != nil && !refreshed:
+			// The key may have been rotated: fetch it again and try once
+			// more.
 			refreshed, refresh = true, true
 			continue
 		case retryable(resp.StatusCode, r.idempotent) && attempt < c.cfg.Retries:
@@ -197,17 +215,25 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 // *transportError, which is worth another try.
 func (c *Client) send(ctx context.Context, r request, refresh bool) (*http.Response, error) {
 	u := *r.url
-	if c.cfg.Key != "" {
+	if c.cfg.keyed() {
+		key := c.cfg.Key
+		if c.cfg.Keys != nil {
+			k, err := c.cfg.Keys.Key(ctx, refresh)
+			if err != nil {
+				return nil, &KeyError{Err: err}
+			}
+			key = k
+		}
 		q := u.Query()
-		q.Set("subscription-key", c.cfg.Key)
+		q.Set("subscription-key", key)
 		u.RawQuery = q.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
+		return nil, fmt.Errorf("build request: %s", Redact(err.Error()))
 	}
 	req.Header.Set("Accept", "application/json")
-	if c.cfg.Key == "" {
+	if !c.cfg.keyed() {
 		tok, err := c.cfg.Tokens.Token(ctx, refresh)
 		if err != nil {
 			return nil, &TokenError{Err: err}
@@ -250,6 +276,22 @@ type TokenError struct{ Err error }
 
 func (e *TokenError) Error() string { return "get an access token: " + e.Err.Error() }
 func (e *TokenError) Unwrap() error { return e.Err }
+
+// KeyError means the shared key could not be had; its Err comes from
+// where the key is kept.
+type KeyError struct{ Err error }
+
+func (e *KeyError) Error() string { return "get the Maps shared key: " + e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// subscriptionKey finds a shared key in a URL or its query string.
+var subscriptionKey = regexp.MustCompile(`(?i)(subscription-key=)[^&\s"'#\\]*`)
+
+// Redact hides the value of every subscription-key in s, as in a URL in
+// an error or a log line.
+func Redact(s string) string {
+	return subscriptionKey.ReplaceAllString(s, "${1}REDACTED")
+}
 
 // NetworkError means the Maps endpoint could not be reached.
 type NetworkError struct{ Err error }

@@ -15,7 +15,18 @@ import (
 // read now, so a bad one is reported at once; the system roots are loaded
 // on the first request, so a run served from caches never reads them.
 func NewTransport(caFile string) (http.RoundTripper, error) {
-	t := &transport{}
+	return newTransport(caFile, false)
+}
+
+// NewDirectTransport is NewTransport with no proxy, for managed identity
+// endpoints, which are on the machine or link-local and must never go
+// through one.
+func NewDirectTransport(caFile string) (http.RoundTripper, error) {
+	return newTransport(caFile, true)
+}
+
+func newTransport(caFile string, direct bool) (http.RoundTripper, error) {
+	t := &transport{direct: direct}
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
@@ -30,9 +41,10 @@ func NewTransport(caFile string) (http.RoundTripper, error) {
 }
 
 type transport struct {
-	extra []byte // PEM
-	once  sync.Once
-	rt    http.RoundTripper
+	extra  []byte // PEM
+	direct bool
+	once   sync.Once
+	rt     http.RoundTripper
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -44,6 +56,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		pool.AppendCertsFromPEM(t.extra)
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+		if t.direct {
+			tr.Proxy = nil
+		}
 		t.rt = tr
 	})
 	return t.rt.RoundTrip(req)

@@ -36,6 +36,7 @@ const EnvPrefix = "MAPSDEVICE"
 // error is rendered here, once: for people on stderr, and with --json also
 // as one error event on stdout.
 func Main(ctx context.Context, args []string, stdio Stdio) int {
+	stdio.secrets = &redactor{}
 	root := newRoot(stdio)
 	// Help goes to stderr when it was asked for; the flag package's own
 	// messages about bad flags are dropped, the error below says it.
@@ -52,9 +53,18 @@ func Main(ctx context.Context, args []string, stdio Stdio) int {
 		if m := badEnvValue.FindStringSubmatch(err.Error()); m != nil {
 			err = fmt.Errorf("%s=%q is not a valid value for --%s", m[2], os.Getenv(m[2]), m[1])
 		}
+		if strings.Contains(err.Error(), "flag provided but not defined: -client-secret") {
+			err = errors.New("--client-secret: a secret on the command line is seen by every user of the machine;\n" +
+				"give it with --client-secret-file FILE (or - for standard input), MAPSDEVICE_CLIENT_SECRET,\n" +
+				"or systemd's LoadCredential=client-secret:FILE")
+		}
 		err = usageError{err}
 	}
 	if err == nil {
+		if _, _, rest := selected(root, args); namedInArgs(rest, "maps-key") {
+			fmt.Fprintln(stdio.Err, "Warning: --maps-key puts the key on the command line, where every user of the machine can see it.\n"+
+				"Use --maps-key-file, MAPSDEVICE_MAPS_KEY or --maps-key-from-vault instead; --maps-key will be removed.")
+		}
 		err = root.Run(ctx)
 	}
 	switch {
@@ -66,6 +76,7 @@ func Main(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	cmd, path, rest := selected(root, args)
 	ee := explain(err, path, settingsOf(cmd.FlagSet))
+	ee.msg = stdio.secrets.redact(ee.msg)
 	if !ee.shown {
 		fmt.Fprintln(stdio.Err, ee.msg)
 	}
@@ -107,6 +118,21 @@ A flag wins over the environment, which wins over the file.`),
 		},
 		Exec: groupExec("command"),
 	}
+}
+
+// namedInArgs says whether a flag was given on the command line, as
+// -name, --name or --name=value, before any "--".
+func namedInArgs(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		n, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if strings.HasPrefix(a, "-") && n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // walk visits every command of the tree with its full name.

@@ -47,30 +47,39 @@ type signedOutEvent struct {
 }
 
 // statusEvent is status's result; the account fields only when signed in,
-// reason only when not.
+// reason only when not; the app fields for app credentials and managed
+// identities, which have no token store.
 type statusEvent struct {
 	Event              string `json:"event"` // "status"
 	SignedIn           bool   `json:"signed_in"`
-	Authority          string `json:"authority"`
-	ClientID           string `json:"client_id"`
-	Profile            string `json:"profile"`
+	Credential         string `json:"credential"`
+	Authority          string `json:"authority,omitempty"`
+	ClientID           string `json:"client_id,omitempty"`
+	Profile            string `json:"profile,omitempty"`
 	TokenStore         string `json:"token_store"`
 	TokenStoreAuto     bool   `json:"token_store_auto"`
 	TokenStoreLocation string `json:"token_store_location"`
 	Username           string `json:"username,omitempty"`
 	Name               string `json:"name,omitempty"`
+	AppID              string `json:"app_id,omitempty"`
+	ObjectID           string `json:"object_id,omitempty"`
 	TenantID           string `json:"tenant_id,omitempty"`
+	ManagedIdentity    string `json:"managed_identity,omitempty"`
+	ManagedSource      string `json:"managed_identity_source,omitempty"`
 	ExpiresAt          string `json:"expires_at,omitempty"`
 	Reason             string `json:"reason,omitempty"`
 }
 
-// tokenEvent is token's result.
+// tokenEvent is token's result; username for a person, app_id for an
+// app credential or managed identity.
 type tokenEvent struct {
 	Event       string `json:"event"` // "token"
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
 	ExpiresAt   string `json:"expires_at"`
 	Username    string `json:"username"`
+	Credential  string `json:"credential"`
+	AppID       string `json:"app_id,omitempty"`
 }
 
 // validatedEvent is geofence validate's result: fences when valid,

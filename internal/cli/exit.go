@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mapsdevice/mapsdevice/internal/auth"
 	"github.com/mapsdevice/mapsdevice/internal/geofence"
@@ -38,6 +39,10 @@ func explain(err error, command string, s settings) *exitError {
 		return &exitError{code: ExitInterrupted, errCode: "interrupted", msg: "Interrupted."}
 	}
 	if errors.Is(err, auth.ErrNoClientID) {
+		if s.Cred.app() {
+			return &exitError{code: ExitUsage, errCode: "no_client_id", msg: "No client id is set. An app credential signs in as an app registration:\n" +
+				"pass its Application (client) ID with --client-id or MAPSDEVICE_CLIENT_ID.\nSee 'Daemons and services' in the README."}
+		}
 		return &exitError{code: ExitUsage, errCode: "no_client_id", msg: noClientIDHelp}
 	}
 	var ue usageError
@@ -48,7 +53,10 @@ func explain(err error, command string, s settings) *exitError {
 	if errors.As(err, &inv) {
 		return invalidGeoJSON("The GeoJSON", inv)
 	}
-	if ee := explainMaps(err); ee != nil {
+	if ee := explainMaps(err, s); ee != nil {
+		return ee
+	}
+	if ee := explainVault(err); ee != nil {
 		return ee
 	}
 	var ae *auth.Error
@@ -65,6 +73,10 @@ func explain(err error, command string, s settings) *exitError {
 		return &exitError{code: ExitError, errCode: "expired", msg: what + ".\nRun 'mapsdevice login' for a new code."}
 	case auth.KindConditionalAccess:
 		return &exitError{code: ExitError, errCode: "conditional_access", msg: what + ".\nYour organisation does not allow sign-in with a device code here. Ask an administrator to allow the device code flow for this app, or sign in from a device the policy accepts."}
+	case auth.KindTenantRequired, auth.KindCredential, auth.KindBadSecret, auth.KindSecretExpired,
+		auth.KindCertificateNotRegistered, auth.KindClock, auth.KindBadAssertion, auth.KindFederationMismatch,
+		auth.KindResourceNotFound, auth.KindManagedIdentity, auth.KindArcAccess:
+		return explainApp(ae, s)
 	case auth.KindUnknownClient:
 		return &exitError{code: ExitError, errCode: "unknown_client", msg: fmt.Sprintf("%s.\nThe client id in use is %q. Check --client-id and --tenant (or --authority). See 'Setting up a real tenant' in the README.", what, s.ClientID)}
 	case auth.KindNetwork:
@@ -124,5 +136,11 @@ func settingsOf(fs *flag.FlagSet) settings {
 		}
 		return ""
 	}
-	return settings{Tenant: get("tenant"), Authority: get("authority"), ClientID: get("client-id"), Home: get("home")}
+	return settings{Tenant: get("tenant"), Authority: get("authority"), ClientID: get("client-id"), Home: get("home"),
+		Cred: credentialFlags{Kind: get("credential"), Timeout: durationOf(get("timeout"))}}
+}
+
+func durationOf(s string) time.Duration {
+	d, _ := time.ParseDuration(s)
+	return d
 }

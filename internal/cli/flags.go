@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -11,16 +12,62 @@ import (
 
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/mapsdevice/mapsdevice/internal/auth"
 )
 
 // Flags come in groups, and a command registers the groups it uses:
-// output (--json, here), sign-in (settings.register) and Maps
-// (mapsSettings.register).
+// output (--json, here), sign-in (settings.register), credential (here:
+// the commands that need a token) and Maps (mapsSettings.register).
 
 // registerJSON is the output group; what says what --json writes.
 func registerJSON(fs *flag.FlagSet, v *bool, what string) {
 	fs.BoolVar(v, "json", false, what)
 }
+
+// credentialFlags are the credential group: how a command that needs a
+// token gets one. Secrets never come from the command line: a client
+// secret comes from a file, standard input, MAPSDEVICE_CLIENT_SECRET or
+// systemd's credentials, a PFX password from a file or
+// MAPSDEVICE_CLIENT_CERTIFICATE_PASSWORD.
+type credentialFlags struct {
+	Kind            string
+	SecretFile      string
+	Certificate     string
+	PasswordFile    string
+	SendChain       bool
+	FederatedToken  string
+	ManagedIdentity string
+	Timeout         time.Duration
+}
+
+func (c *credentialFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Kind, "credential", auth.CredentialDeviceCode, "how to get tokens: device-code, client-secret, client-certificate, workload-identity or managed-identity")
+	fs.StringVar(&c.SecretFile, "client-secret-file", "", "file with the app's client secret, or - for standard input; else MAPSDEVICE_CLIENT_SECRET, else $CREDENTIALS_DIRECTORY/client-secret (systemd)")
+	fs.StringVar(&c.Certificate, "client-certificate", "", "the app's certificate with its RSA key: PEM or PFX")
+	fs.StringVar(&c.PasswordFile, "client-certificate-password-file", "", "file with the PFX password; else MAPSDEVICE_CLIENT_CERTIFICATE_PASSWORD")
+	fs.BoolVar(&c.SendChain, "send-certificate-chain", false, "send the certificate chain with each request, for apps that trust a subject name and issuer")
+	fs.StringVar(&c.FederatedToken, "federated-token-file", "", "file with the federated token, read for every token (default $AZURE_FEDERATED_TOKEN_FILE)")
+	fs.StringVar(&c.ManagedIdentity, "managed-identity", "system", "which managed identity: system, or a user-assigned one as client-id=GUID, object-id=GUID or resource-id=/subscriptions/...")
+	fs.DurationVar(&c.Timeout, "timeout", auth.DefaultTimeout, "longest wait for one token of an app credential or managed identity")
+}
+
+// check says what is wrong with the group before anything starts.
+func (c credentialFlags) check() error {
+	switch c.Kind {
+	case auth.CredentialDeviceCode, auth.CredentialClientSecret, auth.CredentialClientCertificate, auth.CredentialWorkloadIdentity, auth.CredentialManagedIdentity:
+	default:
+		return usageError{fmt.Errorf("--credential %q: use device-code, client-secret, client-certificate, workload-identity or managed-identity", c.Kind)}
+	}
+	if c.Kind == auth.CredentialClientCertificate && c.Certificate == "" {
+		return usageError{errors.New("--credential client-certificate needs --client-certificate FILE (PEM or PFX)")}
+	}
+	return positive("timeout", c.Timeout)
+}
+
+// app is true for the kinds that sign in as an app or identity, with no
+// person and no stored sign-in.
+func (c credentialFlags) app() bool { return c.Kind != "" && c.Kind != auth.CredentialDeviceCode }
 
 // wantsJSON says whether the command was asked for --json. When parsing
 // stopped before the flag was read ('status --nope --json'), it is read

@@ -54,7 +54,7 @@ type mapsOptions struct {
 }
 
 func (o *mapsOptions) register(fs *flag.FlagSet, jsonHelp string) {
-	o.settings.register(fs)
+	o.settings.registerWithCredential(fs)
 	o.maps.register(fs)
 	registerJSON(fs, &o.JSON, jsonHelp)
 }

@@ -12,26 +12,30 @@ import (
 
 // The flag groups: a command registers a group whole or not at all.
 var (
-	signInGroup = []string{"tenant", "authority", "client-id", "scope", "token-store", "ca-file", "profile", "home"}
-	mapsGroup   = []string{"maps-endpoint", "geography", "maps-client-id", "maps-key"}
+	signInGroup     = []string{"tenant", "authority", "client-id", "scope", "token-store", "ca-file", "profile", "home"}
+	credentialGroup = []string{"credential", "client-secret-file", "client-certificate", "client-certificate-password-file",
+		"send-certificate-chain", "federated-token-file", "managed-identity", "timeout"}
+	mapsGroup = []string{"maps-endpoint", "geography", "maps-client-id", "maps-key", "maps-key-file", "maps-key-from-vault", "maps-key-refresh"}
 )
 
-// wantGroups is which groups each command that runs needs.
-var wantGroups = map[string]struct{ signIn, maps bool }{
+// wantGroups is which groups each command that runs needs: login and
+// logout are about the device code sign-in only, so they take no
+// credential.
+var wantGroups = map[string]struct{ signIn, credential, maps bool }{
 	"mapsdevice login":             {signIn: true},
-	"mapsdevice status":            {signIn: true},
-	"mapsdevice token":             {signIn: true},
+	"mapsdevice status":            {signIn: true, credential: true},
+	"mapsdevice token":             {signIn: true, credential: true},
 	"mapsdevice logout":            {signIn: true},
 	"mapsdevice emulator":          {},
 	"mapsdevice geofence validate": {}, // offline
-	"mapsdevice geofence upload":   {signIn: true, maps: true},
-	"mapsdevice geofence update":   {signIn: true, maps: true},
-	"mapsdevice geofence list":     {signIn: true, maps: true},
-	"mapsdevice geofence get":      {signIn: true, maps: true},
-	"mapsdevice geofence delete":   {signIn: true, maps: true},
-	"mapsdevice geofence check":    {signIn: true, maps: true},
-	"mapsdevice report":            {signIn: true, maps: true},
-	"mapsdevice api":               {signIn: true, maps: true},
+	"mapsdevice geofence upload":   {signIn: true, credential: true, maps: true},
+	"mapsdevice geofence update":   {signIn: true, credential: true, maps: true},
+	"mapsdevice geofence list":     {signIn: true, credential: true, maps: true},
+	"mapsdevice geofence get":      {signIn: true, credential: true, maps: true},
+	"mapsdevice geofence delete":   {signIn: true, credential: true, maps: true},
+	"mapsdevice geofence check":    {signIn: true, credential: true, maps: true},
+	"mapsdevice report":            {signIn: true, credential: true, maps: true},
+	"mapsdevice api":               {signIn: true, credential: true, maps: true},
 	"mapsdevice demo":              {},
 	"mapsdevice version":           {},
 }
@@ -132,7 +136,7 @@ func checkGroups(t *testing.T, path string, fs *flag.FlagSet) {
 		name  string
 		flags []string
 		want  bool
-	}{{"sign-in", signInGroup, want.signIn}, {"Maps", mapsGroup, want.maps}} {
+	}{{"sign-in", signInGroup, want.signIn}, {"credential", credentialGroup, want.credential}, {"Maps", mapsGroup, want.maps}} {
 		var has []string
 		for _, name := range g.flags {
 			if fs.Lookup(name) != nil {

@@ -11,11 +11,11 @@ import (
 
 // explainMaps says what Azure Maps failures mean and what to do; nil when
 // err is not one of them.
-func explainMaps(err error) *exitError {
+func explainMaps(err error, s settings) *exitError {
 	if errors.Is(err, azmaps.ErrNoMapsClientID) {
 		return &exitError{code: ExitUsage, errCode: "no_maps_client_id", msg: "No Maps client id is set. Signed-in calls to Azure Maps name the Maps account:\n" +
 			"set --maps-client-id (MAPSDEVICE_MAPS_CLIENT_ID) to the Client ID shown under the Maps account's\n" +
-			"Authentication page in the Azure portal, or use a shared key with --maps-key."}
+			"Authentication page in the Azure portal, or use a shared key (--maps-key-file, --maps-key-from-vault)."}
 	}
 	if errors.Is(err, azmaps.ErrForeignHost) {
 		return &exitError{code: ExitError, errCode: "foreign_host", msg: "Stopped: " + err.Error() + ".\nCheck --maps-endpoint; if the service really moved, point --maps-endpoint at the new host."}
@@ -26,6 +26,10 @@ func explainMaps(err error) *exitError {
 		if errors.As(te.Err, &ae) {
 			return nil // explained as a sign-in failure
 		}
+	}
+	var ke *azmaps.KeyError
+	if errors.As(err, &ke) {
+		return nil // explained where the key is kept
 	}
 	var ne *azmaps.NetworkError
 	if errors.As(err, &ne) {
@@ -48,7 +52,7 @@ func explainMaps(err error) *exitError {
 	var re *roleError
 	if errors.As(err, &re) {
 		return &exitError{code: ExitError, errCode: "forbidden", msg: fmt.Sprintf(
-			"Azure Maps refused this (403): your account needs the %s role on this Maps account.\n"+
+			"Azure Maps refused this (403): the account or app in use needs the %s role on this Maps account.\n"+
 				"Ask an owner to add it under the Maps account's Access control (IAM), then try again.", re.role)}
 	}
 	var api *azmaps.APIError
@@ -63,8 +67,12 @@ func explainMaps(err error) *exitError {
 			"(MAPSDEVICE_MAPS_ENDPOINT) at a compatible endpoint, such as 'mapsdevice emulator'."}
 	case api.Status == 401 && api.AuthError == "InvalidClientId":
 		return &exitError{code: ExitError, errCode: "invalid_client_id", msg: what + ".\nCheck --maps-client-id: it must be the Client ID of this Maps account."}
+	case api.Status == 401 && s.Cred.app():
+		return &exitError{code: ExitError, errCode: "unauthorized", msg: what + ".\nThe Maps service did not accept the app's token, or the shared key if one is set. Check --maps-client-id, and that the app or identity has an Azure Maps data role on this account."}
 	case api.Status == 401:
-		return &exitError{code: ExitSignIn, errCode: "sign_in_needed", msg: what + ".\nThe Maps service did not accept the sign-in. Run 'mapsdevice login', and check --maps-key if you use one."}
+		return &exitError{code: ExitSignIn, errCode: "sign_in_needed", msg: what + ".\nThe Maps service did not accept the sign-in, or the shared key if one is set. Run 'mapsdevice login', or check the key (--maps-key-file, --maps-key-from-vault)."}
+	case api.Status == 403 && s.Cred.app():
+		return &exitError{code: ExitError, errCode: "forbidden", msg: what + ".\nThe app or managed identity needs an Azure Maps data role on this Maps account (Data Reader to read, Data Contributor to change)."}
 	case api.Status == 403:
 		return &exitError{code: ExitError, errCode: "forbidden", msg: what + ".\nYour account needs an Azure Maps data role on this Maps account (Data Reader to read, Data Contributor to change)."}
 	case api.Status == 404:

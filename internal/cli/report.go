@@ -127,9 +127,9 @@ func runReport(ctx context.Context, stdio Stdio, o reportOptions) error {
 	if o.Status {
 		return printReportStatus(stdio, o)
 	}
-	var handler slog.Handler = slog.NewTextHandler(stdio.Err, nil)
+	var handler slog.Handler = slog.NewTextHandler(stdio.logs(), nil)
 	if o.LogFormat == "json" {
-		handler = slog.NewJSONHandler(stdio.Err, nil)
+		handler = slog.NewJSONHandler(stdio.logs(), nil)
 	}
 	log := slog.New(handler)
 	if o.DeviceID == "" {
@@ -179,6 +179,10 @@ func runReport(ctx context.Context, stdio Stdio, o reportOptions) error {
 		StateDir: o.stateDir(), DeviceID: o.DeviceID, BatchSize: o.BatchSize, MaxDelay: o.MaxDelay,
 		SpoolMax: o.SpoolMax, SpoolFull: spool.Policy(o.SpoolFull), SignInRetry: o.SignInRetry, Follow: o.Follow,
 		OnSignInNeeded: func(error) {
+			if o.Cred.app() {
+				log.Error("to resume delivery, give the app or managed identity an Azure Maps data role, or fix the shared key")
+				return
+			}
 			log.Error("to resume delivery, run 'mapsdevice login' as this user, with the same --home and --profile")
 		},
 	}, client, fences, stdio.Out, log)

@@ -24,6 +24,9 @@ type settings struct {
 	CAFile     string
 	Profile    string
 	Home       string
+	// Cred is the credential group, registered only by the commands that
+	// need a token; the others sign in with a device code.
+	Cred credentialFlags
 }
 
 func (s *settings) register(fs *flag.FlagSet) {
@@ -35,6 +38,12 @@ func (s *settings) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.CAFile, "ca-file", "", "extra PEM CA bundle to trust, such as the emulator's ca.pem")
 	fs.StringVar(&s.Profile, "profile", "default", "name of the sign-in, to keep several apart")
 	fs.StringVar(&s.Home, "home", defaultHome(), "state folder for tokens")
+}
+
+// registerWithCredential is the sign-in group and the credential group.
+func (s *settings) registerWithCredential(fs *flag.FlagSet) {
+	s.register(fs)
+	s.Cred.register(fs)
 }
 
 func (s settings) authorityHint() string {

@@ -17,7 +17,13 @@ type Stdio struct {
 	InTerminal  bool
 	OutTerminal bool
 	ErrTerminal bool
+
+	// secrets are kept out of errors and logs; Main sets it.
+	secrets *redactor
 }
+
+// logs is stderr for log lines, with secrets redacted.
+func (s Stdio) logs() io.Writer { return redactingWriter{w: s.Err, r: s.secrets} }
 
 // OSStdio is the process's standard input, output and error. A terminal
 // with TERM=dumb counts as none: it cannot draw a screen or move the

@@ -39,10 +39,31 @@ func usage(c *ffcli.Command) string {
 		if kind != "" {
 			fmt.Fprintf(&b, " %s", kind)
 		}
-		fmt.Fprintf(&b, "\n      %s\n      env %s_%s\n", text, EnvPrefix, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
+		for _, line := range wrap(text, 74) {
+			fmt.Fprintf(&b, "\n      %s", line)
+		}
+		fmt.Fprintf(&b, "\n      env %s_%s\n", EnvPrefix, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" {
 			fmt.Fprintf(&b, "      default %s\n", f.DefValue)
 		}
 	})
 	return b.String()
+}
+
+// wrap breaks text into lines of at most width runes, between words.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = w
+		case len([]rune(line))+1+len([]rune(w)) > width:
+			lines = append(lines, line)
+			line = w
+		default:
+			line += " " + w
+		}
+	}
+	return append(lines, line)
 }
