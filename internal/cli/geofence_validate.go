@@ -48,7 +48,9 @@ func runGeofenceValidate(stdio Stdio, name string, asJSON bool) error {
 		return usageError{fmt.Errorf("geofence file: %w", err)}
 	}
 	defer rc.Close()
-	fences, err := geofence.Parse(rc)
+	// Validate streams and keeps no fences, so a 100 MB file is checked
+	// in bounded memory.
+	n, err := geofence.Validate(rc)
 	var inv *geofence.InvalidError
 	switch {
 	case errors.As(err, &inv):
@@ -67,7 +69,6 @@ func runGeofenceValidate(stdio Stdio, name string, asJSON bool) error {
 	case err != nil:
 		return fmt.Errorf("read %s: %w", name, err)
 	}
-	n := len(fences)
 	if asJSON {
 		writeEvent(stdio.Out, validatedEvent{Event: "validated", Valid: true, Fences: &n})
 		return nil

@@ -1,12 +1,15 @@
 package geofence
 
 import (
+	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 )
 
 // FuzzParse feeds anything to the geofence validator: it must never
-// panic, and it either returns fences or problems that say where.
+// panic, it either returns fences or problems that say where, and Parse
+// and Validate agree.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(guideSample))
 	f.Add([]byte(`{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"geometryId":"a","radius":5}}`))
@@ -15,7 +18,13 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fences, err := ParseBytes(data)
-		var inv *InvalidError
+		// The streaming check, which keeps no fences, says the same.
+		n, verr := Validate(bytes.NewReader(data))
+		var inv, vinv *InvalidError
+		if errors.As(err, &inv) != errors.As(verr, &vinv) || (inv != nil && !reflect.DeepEqual(inv.Problems, vinv.Problems)) ||
+			(err == nil && (verr != nil || n != len(fences))) {
+			t.Fatalf("Validate: %d fences, %v; Parse: %d fences, %v", n, verr, len(fences), err)
+		}
 		switch {
 		case err == nil:
 			for _, fence := range fences {

@@ -28,6 +28,9 @@ func ringShapeProblem(r orb.Ring) string {
 	if len(pts) < 3 {
 		return fmt.Sprintf("the ring has %d distinct position(s), so it encloses no area", max(len(pts), 1))
 	}
+	if starShaped(pts) {
+		return ""
+	}
 	if c, ok := selfCrossing(pts); ok {
 		return fmt.Sprintf("the ring crosses itself: edge %d (positions %d to %d) and edge %d (positions %d to %d) meet at about [%.6f, %.6f]",
 			c.edgeA, c.edgeA, c.edgeA+1, c.edgeB, c.edgeB, c.edgeB+1, wrapLon(c.at.x), c.at.y)
@@ -66,7 +69,7 @@ func unwrapRing(r orb.Ring) ([]vertex, int) {
 // edge between them has no length), keeping the last of each run so that
 // every kept vertex starts the edge that leaves it.
 func distinctVertices(pts []vertex) []vertex {
-	out := pts[:0:0]
+	out := make([]vertex, 0, len(pts))
 	for i, p := range pts {
 		next := pts[(i+1)%len(pts)]
 		if p.x != next.x || p.y != next.y {
@@ -74,6 +77,49 @@ func distinctVertices(pts []vertex) []vertex {
 		}
 	}
 	return out
+}
+
+// starShaped reports whether the ring is seen whole from the mean of its
+// vertices, turning round it the same way at every edge, by less than
+// half a turn each, and once round in all. Such a ring cannot cross
+// itself: each edge lies in its own wedge from that point, and only
+// neighbours share a wedge's side. Most fences are drawn so, and this
+// costs a fraction of selfCrossing's sweep. Turns too small to tell from
+// rounding error answer false, leaving the ring to the sweep.
+func starShaped(pts []vertex) bool {
+	var c vertex
+	for _, p := range pts {
+		c.x += p.x
+		c.y += p.y
+	}
+	c.x /= float64(len(pts))
+	c.y /= float64(len(pts))
+	const margin = 1e-9
+	var ccw, cw, upCCW, downCW int
+	for i, a := range pts {
+		b := pts[(i+1)%len(pts)]
+		ax, ay, bx, by := a.x-c.x, a.y-c.y, b.x-c.x, b.y-c.y
+		cross := ax*by - ay*bx
+		scale := margin * (math.Abs(ax) + math.Abs(ay)) * (math.Abs(bx) + math.Abs(by))
+		switch {
+		case cross > scale:
+			ccw++
+		case cross < -scale:
+			cw++
+		default:
+			return false
+		}
+		// Each turn round c crosses the ray due east of c once, going
+		// up when counterclockwise, down when clockwise.
+		if a.y < c.y && c.y <= b.y {
+			upCCW++
+		}
+		if b.y < c.y && c.y <= a.y {
+			downCW++
+		}
+	}
+	n := len(pts)
+	return (ccw == n && upCCW == 1) || (cw == n && downCW == 1)
 }
 
 // crossing is where two edges of a ring meet.
@@ -125,22 +171,30 @@ func selfCrossing(pts []vertex) (crossing, bool) {
 		lo, hi, ylo, yhi float64
 		i                int
 	}
-	spans := make([]span, n)
+	// The spans are visited in order of lo through a sorted list of small
+	// keys: sorting the spans themselves, 40 bytes each, took a third of
+	// the sweep's time.
+	type spanKey struct {
+		lo float64
+		i  int
+	}
+	spans, order := make([]span, n), make([]spanKey, n)
 	for i := range spans {
 		a, b := at(i), at(i+1)
 		spans[i] = span{lo: min(a.x, b.x), hi: max(a.x, b.x), ylo: min(a.y, b.y), yhi: max(a.y, b.y), i: i}
+		order[i] = spanKey{lo: spans[i].lo, i: i}
 	}
-	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
+	slices.SortFunc(order, func(a, b spanKey) int { return cmp.Compare(a.lo, b.lo) })
 	var open []span
-	for _, s := range spans {
+	for _, k := range order {
+		s := spans[k.i]
+		// One pass both drops the spans s is past and checks the rest.
 		kept := open[:0]
 		for _, o := range open {
-			if o.hi >= s.lo {
-				kept = append(kept, o)
+			if o.hi < s.lo {
+				continue
 			}
-		}
-		open = kept
-		for _, o := range open {
+			kept = append(kept, o)
 			if o.yhi < s.ylo || s.yhi < o.ylo || (o.i+1)%n == s.i || (s.i+1)%n == o.i {
 				continue
 			}
@@ -152,7 +206,7 @@ func selfCrossing(pts []vertex) (crossing, bool) {
 				return crossing{edgeA: min(a, b), edgeB: max(a, b), at: p}, true
 			}
 		}
-		open = append(open, s)
+		open = append(kept, s)
 	}
 	return crossing{}, false
 }
