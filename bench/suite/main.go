@@ -81,7 +81,7 @@ func run(out string) error {
 		return err
 	}
 	for _, b := range []struct{ name, args string }{
-		{"tokenstart", "-runs 50"}, {"loginscreen", "-runs 10"}, {"upload", "-runs 5"}, {"reportpipe", ""}, {"geocheck", "-runs 5"},
+		{"tokenstart", "-runs 50"}, {"loginscreen", "-runs 10"}, {"upload", "-runs 5"}, {"reportpipe", ""}, {"geocheck", "-runs 5"}, {"validatemem", "-runs 3"},
 	} {
 		step(b.name)
 		table, err := goRun("./bench/"+b.name, append([]string{"-bin", ours}, strings.Fields(b.args)...)...)
