@@ -45,9 +45,9 @@ func findResource(uri string) (resource, bool) {
 	case VaultAudience:
 		return resource{uri: VaultAudience, aud: VaultAudience, delegated: true}, true
 	case "https://storage.azure.com":
-		return resource{uri: "https://storage.azure.com", aud: "https://storage.azure.com"}, true
+		return resource{uri: "https://storage.azure.com", aud: "https://storage.azure.com", delegated: true}, true
 	case "https://eventhubs.azure.net":
-		return resource{uri: "https://eventhubs.azure.net", aud: "https://eventhubs.azure.net"}, true
+		return resource{uri: "https://eventhubs.azure.net", aud: "https://eventhubs.azure.net", delegated: true}, true
 	}
 	return resource{}, false
 }

@@ -54,6 +54,10 @@ type refreshGrant struct {
 	issued   time.Time
 	used     bool
 	revoked  bool
+	// deviceCode tags a session begun with a device code, and mfa one
+	// signed in while MFA was required (Policy).
+	deviceCode bool
+	mfa        bool
 }
 
 // pollTolerance absorbs scheduling noise between a client that waits the
@@ -155,7 +159,7 @@ func (s *Server) scopesOK(w http.ResponseWriter, raw string) ([]string, resource
 		res, known := findResource("https://" + host)
 		if !isURL || !known || !res.delegated || (perm != "user_impersonation" && perm != ".default") {
 			writeError(w, http.StatusBadRequest, "invalid_scope", 70011, fmt.Sprintf(
-				"The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '%s'. This emulator knows only Azure Maps and Key Vault.", sc))
+				"The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '%s'. This emulator knows only Azure Maps, Key Vault, Storage and Event Hubs.", sc))
 			return nil, resource{}, false
 		}
 		if asked.uri != "" && asked.uri != res.uri {
@@ -188,7 +192,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if !s.clientOK(w, r.PostForm.Get("client_id")) {
 		return
 	}
+	if ref, refused := s.Policy().refusePublicClient(); refused && r.PostForm.Get("grant_type") != "authorization_code" {
+		ref.write(w)
+		return
+	}
 	switch gt := r.PostForm.Get("grant_type"); gt {
+	case "authorization_code":
+		s.redeemAuthCode(w, r)
 	case "device_code", "urn:ietf:params:oauth:grant-type:device_code":
 		s.redeemDeviceCode(w, r)
 	case "refresh_token":
@@ -239,13 +249,13 @@ func (s *Server) redeemDeviceCode(w http.ResponseWriter, r *http.Request) {
 			"The end user denied the authorization request.")
 	case stateApproved:
 		g.state = stateRedeemed
-		if g.user.BlockedByConditionalAccess {
-			poll("conditional_access")
-			writeError(w, http.StatusBadRequest, "invalid_grant", 53003,
-				"Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.")
+		if ref, refused := s.id.policy.refuseApproved(g.user); refused {
+			poll(fmt.Sprintf("AADSTS%d", ref.code))
+			ref.write(w)
 			return
 		}
-		body, err := s.issueTokens(g.user, g.clientID, g.scopes, g.res, now)
+		session := refreshGrant{user: g.user, clientID: g.clientID, deviceCode: true, mfa: s.id.policy.MFARequired}
+		body, err := s.issueTokens(session, g.scopes, g.res, now)
 		if err != nil {
 			poll("server_error")
 			writeError(w, http.StatusInternalServerError, "server_error", 0, "The emulator could not sign a token.")
@@ -280,8 +290,12 @@ func (s *Server) redeemRefreshToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_grant", 70000,
 			"The provided value for the input parameter 'refresh_token' is not valid: it was already redeemed (single-use refresh tokens are on).")
 	default:
+		if ref, refused := s.id.policy.refuseRefresh(rg); refused {
+			ref.write(w)
+			return
+		}
 		rg.used = true
-		body, err := s.issueTokens(rg.user, rg.clientID, scopes, res, now)
+		body, err := s.issueTokens(*rg, scopes, res, now)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "server_error", 0, "The emulator could not sign a token.")
 			return

@@ -19,12 +19,15 @@
 //	POST /{tenant}/oauth2/v2.0/devicecode                  device code
 //	POST /{tenant}/oauth2/v2.0/token                       device code, refresh token, client credentials
 //	GET, POST /devicelogin                                 the page where people approve codes
+//	GET, POST /{tenant}/oauth2/v2.0/authorize              browser sign-in: consent, then the code (PKCE)
 //	GET  /fic/.well-known/openid-configuration             the federated issuer
 //	GET  /fic/openid/v1/jwks                               its keys
 //	GET  /msi/token                                        App Service's managed identity endpoint
 //	GET  /metadata/identity/oauth2/token                   IMDS's, or Azure Arc's with Options.Arc
 //	GET  /kv/{vault}/secrets/{name}[/{version}]            Key Vault Get Secret
 //	POST /emulator/rotate-maps-key                         RotateMapsKey, for scripts
+//	POST /eventhubs/{hub}/messages                         Event Hubs batch send
+//	GET, POST /emulator/policy                             Policy, SetPolicy, for scripts
 //	/mapData…, /spatial/geofence/json, anything else       Azure Maps
 //
 // The identity side follows the wire contract in the project's notes on
@@ -32,12 +35,17 @@
 // service:
 //   - One tenant, one registered public client, and users who need no
 //     password: approving on /devicelogin is the whole sign-in. There is no
-//     MFA, no real Conditional Access (a user can be marked as blocked, which
-//     gives AADSTS53003), no consent store and no admin. The tenant is
-//     known by its id only, not by a domain name.
+//     MFA, no real Conditional Access, no consent store and no admin: a
+//     Policy (switches, not rules) refuses sign-ins with the codes Entra ID
+//     sends for a device code block (53003, at the poll and, by protocol
+//     tracking, at refresh), security defaults (530035), device compliance
+//     (53000), missing consent (65001), MFA (50076, at refresh) and public
+//     client flows turned off (7000218). The tenant is known by its id
+//     only, not by a domain name.
 //   - People get delegated scopes (user_impersonation and .default) of
-//     Azure Maps and Key Vault only, one resource a request (AADSTS28000
-//     otherwise); any other resource is refused with invalid_scope.
+//     Azure Maps, Key Vault, Storage and Event Hubs only, one resource a
+//     request (AADSTS28000 otherwise); any other resource is refused with
+//     invalid_scope.
 //   - It answers slow_down to a client that polls faster than the interval
 //     (RFC 8628 §3.5). It does not make the client wait the extra 5 s the
 //     RFC asks of it; the poll log shows whether it did.
@@ -190,6 +198,23 @@
 //   - Anything else under the Maps host (route, search, render, ...) is
 //     authenticated, logged and answered 404 ResourceNotFound.
 //
+// Event Hubs answers at {url}/eventhubs as one namespace in which every hub
+// name exists (EventHubsURL), taking the REST batch send (POST
+// {hub}/messages?api-version=2014-01, application/vnd.microsoft.servicebus.json)
+// and keeping the events in memory for EventHubsMessages; nothing can read
+// them back over the wire (no AMQP, no Kafka, no consumer groups). Storage
+// and Event Hubs tokens, for people and apps, are v1-shaped (iss
+// https://sts.windows.net/{tid}/, iat) as Azure Storage's emulator Azurite
+// wants them; the blob sink is tested against Azurite, not here. Tokens must
+// have aud https://eventhubs.azure.net; Azure Event Hubs Data Sender is held
+// by everyone with Azure Maps Data Contributor unless SetEventHubsSender says
+// otherwise, and applies at once. Refusals are Event Hubs' XML errors (401
+// MissingToken, InvalidAudience, "'Send' claim(s) are required"; 400; 415
+// for any other content type, where Azure takes single events too; 413 over
+// 1 MB, the Standard tier's limit). No throttling, no partitions (the key is
+// kept), and a resend is stored again, as Event Hubs does. Faults injected
+// on EndpointEventHubs are answered in Entra's JSON shape, not this XML.
+//
 // All sides share the fault injection and the request log. The emulator
 // speaks HTTPS with a CA of its own, made on first start (ca.pem in the
 // state folder), which clients must trust; with NoListener nothing listens
@@ -295,6 +320,10 @@ type Options struct {
 	// ArcTokenDir is where challenge keys are written (default
 	// DefaultArcTokenDir).
 	ArcTokenDir string
+
+	// Policy is the organisation's policy at start; SetPolicy or a POST
+	// to /emulator/policy changes it.
+	Policy Policy
 }
 
 // Server is a running emulator: the identity side and the Maps side,
@@ -312,6 +341,7 @@ type Server struct {
 	maps     *mapsState
 	apps     *appState
 	vault    *vaultState
+	hubs     *eventHubsState
 
 	// With a listener: the TLS server, its goroutine's end, and the
 	// client transport whose idle connections Close drops.

@@ -20,6 +20,9 @@ type identity struct {
 	issuedAt map[string]time.Time // access token uti → when, for ExpireAccessTokens
 	timers   []*time.Timer
 	closed   bool
+	policy   Policy
+	// authCodes are browser sign-ins waiting to be redeemed (authorize.go).
+	authCodes map[string]*authCode
 }
 
 func newIdentity(opts Options, dir string, users []User) *identity {
@@ -31,6 +34,7 @@ func newIdentity(opts Options, dir string, users []User) *identity {
 		byUser:   map[string]*grant{},
 		refresh:  map[string]*refreshGrant{},
 		issuedAt: map[string]time.Time{},
+		policy:   opts.Policy,
 	}
 }
 

@@ -25,6 +25,9 @@ type storedRefresh struct {
 	Issued   time.Time `json:"issued"`
 	Used     bool      `json:"used,omitempty"`
 	Revoked  bool      `json:"revoked,omitempty"`
+	// DeviceCode and MFA are the session's tags (Policy).
+	DeviceCode bool `json:"deviceCode,omitempty"`
+	MFA        bool `json:"mfa,omitempty"`
 }
 
 func refreshKey(rt string) string {
@@ -45,7 +48,8 @@ func (id *identity) loadRefreshTokens() error {
 		return fmt.Errorf("%s: %w", refreshFile, err)
 	}
 	for k, v := range stored {
-		id.refresh[k] = &refreshGrant{user: v.User, clientID: v.ClientID, issued: v.Issued, used: v.Used, revoked: v.Revoked}
+		id.refresh[k] = &refreshGrant{user: v.User, clientID: v.ClientID, issued: v.Issued, used: v.Used, revoked: v.Revoked,
+			deviceCode: v.DeviceCode, mfa: v.MFA}
 	}
 	return nil
 }
@@ -58,7 +62,8 @@ func (id *identity) saveRefreshTokens() error {
 		if time.Since(v.issued) > id.opts.RefreshTokenIdle {
 			continue
 		}
-		stored[k] = storedRefresh{User: v.user, ClientID: v.clientID, Issued: v.issued, Used: v.used, Revoked: v.revoked}
+		stored[k] = storedRefresh{User: v.user, ClientID: v.clientID, Issued: v.issued, Used: v.used, Revoked: v.revoked,
+			DeviceCode: v.deviceCode, MFA: v.mfa}
 	}
 	data, err := json.Marshal(stored)
 	if err != nil {

@@ -114,9 +114,14 @@ func (s *Server) routes() http.Handler {
 	s.handle(mux, "POST /{tenant}/oauth2/v2.0/token", EndpointToken, s.token)
 	s.handle(mux, "GET /devicelogin", EndpointDeviceLogin, s.deviceLoginPage)
 	s.handle(mux, "POST /devicelogin", EndpointDeviceLogin, s.deviceLoginForm)
+	s.handle(mux, "GET /{tenant}/oauth2/v2.0/authorize", EndpointAuthorize, s.authorize)
+	s.handle(mux, "POST /{tenant}/oauth2/v2.0/authorize", EndpointAuthorize, s.authorize)
+	s.handle(mux, "GET /emulator/policy", EndpointControl, s.policyControl)
+	s.handle(mux, "POST /emulator/policy", EndpointControl, s.policyControl)
 	s.ficRoutes(mux)
 	s.identityRoutes(mux)
 	s.vaultRoutes(mux)
+	s.eventHubsRoutes(mux)
 	s.mapsRoutes(mux)
 	return mux
 }

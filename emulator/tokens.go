@@ -10,9 +10,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// issueTokens mints the token response for a user, with an access token
-// for the resource asked for. The caller holds s.id.mu.
-func (s *Server) issueTokens(u User, clientID string, scopes []string, res resource, now time.Time) (map[string]any, error) {
+// issueTokens mints the token response for a session's user, with an
+// access token for the resource asked for and a new refresh token that
+// keeps the session's tags. The caller holds s.id.mu.
+func (s *Server) issueTokens(session refreshGrant, scopes []string, res resource, now time.Time) (map[string]any, error) {
+	u, clientID := session.user, session.clientID
 	oid, tid := u.ObjectID(), s.opts.TenantID
 	exp := now.Add(s.opts.AccessTokenLifetime)
 	uti := randomToken(16)
@@ -60,7 +62,7 @@ func (s *Server) issueTokens(u User, clientID string, scopes []string, res resou
 		return nil, fmt.Errorf("encode client_info: %w", err)
 	}
 	rt := "1.emu." + randomToken(64)
-	s.id.refresh[refreshKey(rt)] = &refreshGrant{user: u, clientID: clientID, issued: now}
+	s.id.refresh[refreshKey(rt)] = &refreshGrant{user: u, clientID: clientID, issued: now, deviceCode: session.deviceCode, mfa: session.mfa}
 	if err := s.id.saveRefreshTokens(); err != nil {
 		return nil, err
 	}

@@ -3,7 +3,7 @@
 // delivery at a steady rate, and the idle reporter's CPU and RSS.
 //
 //	go build -o /tmp/mapsdevice ./cmd/mapsdevice
-//	go run ./bench/reportpipe -bin /tmp/mapsdevice
+//	go run ./bench/reportpipe -bin /tmp/mapsdevice [-in-flight 1,4] [-only throughput]
 package main
 
 import (
@@ -28,8 +28,11 @@ import (
 
 func main() {
 	bin := flag.String("bin", "", "path of a built mapsdevice")
+	inFlight := flag.String("in-flight", "1,4", "the --in-flight values the throughput run compares, comma-separated")
+	only := flag.String("only", "", "run only this measurement: throughput, latency or idle")
+	batch := flag.Int("batch-size", 500, "readings per batch in the throughput run")
 	flag.Parse()
-	if err := run(*bin); err != nil {
+	if err := run(*bin, strings.Split(*inFlight, ","), *only, *batch); err != nil {
 		fmt.Fprintln(os.Stderr, "reportpipe:", err)
 		os.Exit(1)
 	}
@@ -52,7 +55,7 @@ type bench struct {
 	env []string
 }
 
-func run(bin string) error {
+func run(bin string, inFlight []string, only string, batch int) error {
 	if bin == "" {
 		return fmt.Errorf("-bin is required")
 	}
@@ -71,21 +74,31 @@ func run(bin string) error {
 	if err := benchenv.SignIn(bin, b.env); err != nil {
 		return err
 	}
-	if err := b.throughput(50_000); err != nil {
-		return err
+	if only == "" || only == "throughput" {
+		for _, n := range inFlight {
+			if err := b.throughput(50_000, batch, strings.TrimSpace(n)); err != nil {
+				return err
+			}
+		}
 	}
-	if err := b.latency(100, 30*time.Second); err != nil {
-		return err
+	if only == "" || only == "latency" {
+		if err := b.latency(100, 30*time.Second); err != nil {
+			return err
+		}
 	}
-	return b.idle(30 * time.Second)
+	if only == "" || only == "idle" {
+		return b.idle(30 * time.Second)
+	}
+	return nil
 }
 
 func reading(n int, t time.Time) string {
 	return fmt.Sprintf(`{"time":%q,"lat":47.6,"lon":-122.1,"deviceId":"bench","seq":%d}`, t.UTC().Format(time.RFC3339Nano), n)
 }
 
-// throughput delivers n readings from a file, batches of 500.
-func (b bench) throughput(n int) error {
+// throughput delivers n readings from a file, in batches of batch, with
+// inFlight batches on their way at once.
+func (b bench) throughput(n, batch int, inFlight string) error {
 	var in strings.Builder
 	now := time.Now()
 	for i := range n {
@@ -95,14 +108,14 @@ func (b bench) throughput(n int) error {
 	if err := os.WriteFile(file, []byte(in.String()), 0o600); err != nil {
 		return err
 	}
-	cmd := exec.Command(b.bin, "report", "--input", file, "--batch-size", "500", "--max-delay", "200ms")
-	cmd.Env = b.home("tp")
+	cmd := exec.Command(b.bin, "report", "--input", file, "--batch-size", strconv.Itoa(batch), "--max-delay", "200ms", "--in-flight", inFlight)
+	cmd.Env = b.home(fmt.Sprintf("tp-%d-%s", batch, inFlight))
 	began := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("report: %v: %s", err, out)
 	}
 	took := time.Since(began)
-	fmt.Printf("| end-to-end delivery | %d readings, batches of 500 | %.1f s | %.0f readings/s |\n", n, took.Seconds(), float64(n)/took.Seconds())
+	fmt.Printf("| end-to-end delivery | %d readings, batches of %d, --in-flight %s | %.1f s | %.0f readings/s |\n", n, batch, inFlight, took.Seconds(), float64(n)/took.Seconds())
 	return nil
 }
 

@@ -41,7 +41,24 @@ func TestAADSTSCodesDecide(t *testing.T) {
 		{400, "invalid_request", 50059, KindTenantRequired},
 		{400, "invalid_request", 9001023, KindTenantRequired},
 		{400, "invalid_grant", 53003, KindConditionalAccess},
+		{400, "invalid_grant", 530035, KindSecurityDefaults},
+		{400, "invalid_grant", 53000, KindDeviceCompliance},
+		{400, "invalid_grant", 50097, KindDeviceCompliance},
+		{400, "invalid_grant", 50005, KindDeviceCompliance},
+		{400, "invalid_grant", 50076, KindMFARequired},
+		{400, "invalid_grant", 50079, KindMFARequired},
+		{400, "invalid_grant", 50072, KindMFARequired},
+		{401, "invalid_client", 7000218, KindPublicClientDisabled},
+		{400, "unauthorized_client", 700011, KindUnknownClient},
+		{400, "invalid_grant", 65001, KindConsentRequired},
+		{400, "invalid_request", 50194, KindSingleTenantApp},
+		{400, "invalid_grant", 50196, KindLoopDetected},
 		{400, "invalid_grant", 700082, KindSignInNeeded},
+		{400, "invalid_grant", 70043, KindSignInNeeded},
+		{400, "invalid_grant", 50173, KindSignInNeeded},
+		{400, "invalid_grant", 50132, KindSignInNeeded},
+		{400, "invalid_grant", 50133, KindSignInNeeded},
+		{400, "expired_token", 70020, KindCodeExpired},
 		{400, "unauthorized_client", 1, KindUnknownClient},
 		{503, "temporarily_unavailable", 2, KindService},
 	}
@@ -61,7 +78,30 @@ func TestAADSTSCodesDecide(t *testing.T) {
 			if !strings.Contains(e.Error(), fmt.Sprintf("AADSTS%d", tt.code)) {
 				t.Errorf("message %q does not name the code", e.Error())
 			}
+			if e.CorrelationID != "c" || e.Timestamp != "2026-11-22 10:00:00Z" {
+				t.Errorf("correlation %q, timestamp %q: want the body's", e.CorrelationID, e.Timestamp)
+			}
 		})
+	}
+}
+
+// TestRefreshBlockExplainsProtocolTracking: 53003 when renewing the stored
+// sign-in says the organisation blocked device codes since, and the
+// stored sign-in counts as lost; a network failure does not.
+func TestRefreshBlockExplainsProtocolTracking(t *testing.T) {
+	err := atRefresh(classify(callErr(400, "invalid_grant", 53003)))
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindConditionalAccess || !e.Refresh {
+		t.Fatalf("got %#v, want a refresh-time conditional access error", err)
+	}
+	if !strings.Contains(e.Error(), "has since blocked device-code sign-ins") {
+		t.Errorf("message %q does not explain protocol tracking", e.Error())
+	}
+	if !SignInLost(err) {
+		t.Error("SignInLost = false for a blocked refresh")
+	}
+	if SignInLost(&Error{Kind: KindNetwork}) {
+		t.Error("SignInLost = true for a network failure")
 	}
 }
 

@@ -44,6 +44,15 @@ const (
 	KindResourceNotFound         // AADSTS500011: the resource is not in the tenant
 	KindManagedIdentity          // no managed identity answered, or it refused
 	KindArcAccess                // Azure Arc's token file could not be read
+
+	// Organisation policy and app registration: an administrator acts.
+	KindSecurityDefaults     // AADSTS530035: security defaults block the sign-in
+	KindDeviceCompliance     // AADSTS53000/50097/50005: a device rule a device code cannot meet
+	KindPublicClientDisabled // AADSTS7000218: "Allow public client flows" is off
+	KindConsentRequired      // AADSTS65001: nobody has consented to the app's permission
+	KindSingleTenantApp      // AADSTS50194: a single-tenant app used with common or organizations
+	KindMFARequired          // AADSTS50076/50079/50072: a sign-in with MFA is needed
+	KindLoopDetected         // AADSTS50196: too many identical requests
 )
 
 // ErrNoClientID means no app registration was configured.
@@ -57,7 +66,14 @@ type Error struct {
 	Code int
 	// Reason is a short plain-language explanation.
 	Reason string
-	Err    error
+	// Refresh is set when the stored sign-in failed to renew, as opposed
+	// to a new sign-in failing.
+	Refresh bool
+	// CorrelationID and Timestamp identify the answer in the tenant's
+	// sign-in logs, for an administrator.
+	CorrelationID string
+	Timestamp     string
+	Err           error
 }
 
 func (e *Error) Error() string {
@@ -71,8 +87,10 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // serverError is the part of an Entra error body we read.
 type serverError struct {
-	Error      string `json:"error"`
-	ErrorCodes []int  `json:"error_codes"`
+	Error         string `json:"error"`
+	ErrorCodes    []int  `json:"error_codes"`
+	CorrelationID string `json:"correlation_id"`
+	Timestamp     string `json:"timestamp"`
 }
 
 // classify turns what MSAL returns into an *Error. Cancellation passes
@@ -136,7 +154,7 @@ func classifyCall(call msalerrors.CallErr, err error) error {
 	if len(body.ErrorCodes) > 0 {
 		code = body.ErrorCodes[0]
 	}
-	e := &Error{Code: code, Err: err}
+	e := &Error{Code: code, CorrelationID: body.CorrelationID, Timestamp: body.Timestamp, Err: err}
 	if k, reason, ok := classifyCode(code); ok {
 		e.Kind, e.Reason = k, reason
 		return e
@@ -166,17 +184,31 @@ func classifyCall(call msalerrors.CallErr, err error) error {
 func classifyCode(code int) (Kind, string, bool) {
 	switch code {
 	case 53003:
-		return KindConditionalAccess, "a Conditional Access policy of your organisation blocks this sign-in", true
-	case 700016:
-		return KindUnknownClient, "the identity service does not know this client id", true
+		return KindConditionalAccess, "a Conditional Access policy of your organisation blocks sign-in with a device code", true
+	case 530035:
+		return KindSecurityDefaults, "the security defaults of your organisation block this sign-in", true
+	case 53000, 50097, 50005:
+		return KindDeviceCompliance, "your organisation allows only managed or compliant devices, which a device code sign-in cannot prove", true
+	case 50076, 50079, 50072:
+		return KindMFARequired, "your organisation now requires multi-factor authentication for this sign-in", true
+	case 7000218:
+		return KindPublicClientDisabled, "the app registration does not allow public client flows, which device code sign-in needs", true
+	case 700016, 700011:
+		return KindUnknownClient, "the identity service does not know this client id in this tenant", true
+	case 65001:
+		return KindConsentRequired, "nobody has consented to the app's Azure Maps permission in this tenant", true
+	case 50194:
+		return KindSingleTenantApp, "the app is registered for one tenant only and cannot sign in through common or organizations", true
+	case 50196:
+		return KindLoopDetected, "the identity service saw the same request too often and stopped answering it", true
 	case 70019, 70020:
 		return KindCodeExpired, "the code expired before anyone approved it", true
 	case 700082:
-		return KindSignInNeeded, "the stored sign-in expired after a long time unused", true
-	case 50173, 50133:
+		return KindSignInNeeded, "the stored sign-in expired after 90 days unused", true
+	case 70043:
+		return KindSignInNeeded, "your organisation's sign-in frequency policy requires signing in again", true
+	case 50173, 50132, 50133:
 		return KindSignInNeeded, "the stored sign-in was revoked, for example by a password change", true
-	case 65001:
-		return KindSignInNeeded, "consent to Azure Maps is needed", true
 	case 7000215:
 		return KindBadSecret, "the identity service refused the client secret: it is not a secret of this app", true
 	case 7000222:
@@ -195,6 +227,36 @@ func classifyCode(code int) (Kind, string, bool) {
 		return KindTenantRequired, "the identity service needs a tenant for app credentials", true
 	}
 	return 0, "", false
+}
+
+// atRefresh marks a failure to renew the stored sign-in. A device code
+// session stays tagged as one (protocol tracking), so a block added after
+// sign-in also stops its refresh.
+func atRefresh(err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Code == 0 {
+		return err
+	}
+	e.Refresh = true
+	if e.Kind == KindConditionalAccess {
+		e.Reason = "your organisation has since blocked device-code sign-ins; this device's saved sign-in can no longer be renewed"
+	}
+	return err
+}
+
+// SignInLost says whether the stored sign-in can no longer be used until
+// a person or an administrator acts: retrying alone will not help.
+func SignInLost(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Kind {
+	case KindSignInNeeded, KindMFARequired, KindConditionalAccess, KindSecurityDefaults, KindDeviceCompliance,
+		KindPublicClientDisabled, KindConsentRequired, KindUnknownClient, KindSingleTenantApp:
+		return true
+	}
+	return false
 }
 
 func firstLine(s string) string {

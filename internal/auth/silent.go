@@ -32,7 +32,7 @@ func (c *Client) silent(ctx context.Context, scopes []string, claims string) (Re
 	}
 	ar, err := c.app.AcquireTokenSilent(ctx, scopes, opts...)
 	if err != nil {
-		return Result{}, classify(err)
+		return Result{}, atRefresh(classify(err))
 	}
 	return resultOf(ar), nil
 }

@@ -107,6 +107,8 @@ A flag wins over the environment, which wins over the file.`),
 		Subcommands: []*ffcli.Command{
 			newLoginCmd(stdio),
 			newStatusCmd(stdio),
+			newDoctorCmd(stdio),
+			newRenewCmd(stdio),
 			newTokenCmd(stdio),
 			newLogoutCmd(stdio),
 			newEmulatorCmd(stdio),

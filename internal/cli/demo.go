@@ -179,9 +179,10 @@ func demoReport(ctx context.Context, stdio Stdio, client *azmaps.Client) error {
 	}
 	const readings = 400
 	fmt.Fprintf(stdio.Out, "\nA simulated truck drives through the fences and reports %d readings ('mapsdevice report --simulate'):\n", readings)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r, err := report.New(report.Options{StateDir: dir, DeviceID: "demo-truck", BatchSize: 100, MaxDelay: 500 * time.Millisecond,
-		SpoolMax: 10_000, SpoolFull: spool.DropOldest}, client, report.NewLocalFences(fences), eventPrinter{stdio.Out},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+		SpoolMax: 10_000, SpoolFull: spool.DropOldest}, report.NewMapsData(client, quiet), report.NewLocalFences(fences), eventPrinter{stdio.Out},
+		quiet)
 	if err != nil {
 		return err
 	}

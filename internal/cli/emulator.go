@@ -34,6 +34,7 @@ type emulatorOptions struct {
 	Arc                     bool
 	ArcTokenDir             string
 	AppTokenLifetime        time.Duration
+	Policy                  policyFlags
 }
 
 func newEmulatorCmd(stdio Stdio) *ffcli.Command {
@@ -73,7 +74,13 @@ a Key Vault secret that holds the Maps primary key; rotate both with
   curl --cacert "$MAPSDEVICE_CA_FILE" -X POST \
        https://127.0.0.1:8443/emulator/rotate-maps-key
 With --arc the IMDS endpoint answers as an Azure Arc agent, whose
-challenge keys go into --arc-token-dir.`),
+challenge keys go into --arc-token-dir.
+
+The policy flags (--block-device-code-app, --security-defaults, …) refuse
+sign-ins as an organisation's policy would, with Entra ID's codes. Change
+them while it runs; the body replaces the whole policy:
+  curl --cacert "$MAPSDEVICE_CA_FILE" -d '{"blockDeviceCodeRefresh":true}' \
+       https://127.0.0.1:8443/emulator/policy`),
 		},
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&o.Listen, "listen", "127.0.0.1:8443", "address to listen on; keep it fixed so stored sign-ins stay valid")
@@ -93,6 +100,7 @@ challenge keys go into --arc-token-dir.`),
 			fs.DurationVar(&o.AppTokenLifetime, "app-token-lifetime", time.Hour, "lifetime of app and managed identity tokens")
 			fs.BoolVar(&o.Arc, "arc", false, "answer on the IMDS endpoint as an Azure Arc agent, with its key file challenge")
 			fs.StringVar(&o.ArcTokenDir, "arc-token-dir", emulator.DefaultArcTokenDir, "folder for Azure Arc challenge keys")
+			o.Policy.register(fs)
 		},
 		run: func(ctx context.Context, _ []string) error { return runEmulator(ctx, stdio, o) },
 	})
@@ -116,6 +124,7 @@ func (o emulatorOptions) serverOptions() (emulator.Options, error) {
 		AppTokenLifetime:        o.AppTokenLifetime,
 		Arc:                     o.Arc,
 		ArcTokenDir:             o.ArcTokenDir,
+		Policy:                  o.Policy.policy(),
 	}
 	if o.MapsKeys != "" {
 		primary, secondary, _ := strings.Cut(o.MapsKeys, ",")

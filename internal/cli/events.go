@@ -28,6 +28,7 @@ type deviceCodeEvent struct {
 	ExpiresAt       string `json:"expires_at"`
 	Interval        int    `json:"interval"` // seconds
 	Message         string `json:"message"`
+	signInSubject
 }
 
 // signedInEvent ends a sign-in (login, demo).
@@ -67,7 +68,27 @@ type statusEvent struct {
 	ManagedIdentity    string `json:"managed_identity,omitempty"`
 	ManagedSource      string `json:"managed_identity_source,omitempty"`
 	ExpiresAt          string `json:"expires_at,omitempty"`
+	RenewedAt          string `json:"renewed_at,omitempty"`
+	DaysLeft           *int   `json:"days_left,omitempty"`
 	Reason             string `json:"reason,omitempty"`
+}
+
+// checkEvent is one check of doctor's.
+type checkEvent struct {
+	Event   string `json:"event"` // "check"
+	Name    string `json:"name"`
+	Verdict string `json:"verdict"` // pass, warn, fail or skip
+	Detail  string `json:"detail"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+// doctorEvent ends doctor's output with the counts.
+type doctorEvent struct {
+	Event   string `json:"event"` // "doctor"
+	Passed  int    `json:"passed"`
+	Warned  int    `json:"warned"`
+	Failed  int    `json:"failed"`
+	Skipped int    `json:"skipped"`
 }
 
 // tokenEvent is token's result; username for a person, app_id for an

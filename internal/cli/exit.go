@@ -71,8 +71,15 @@ func explain(err error, command string, s settings) *exitError {
 		return &exitError{code: ExitError, errCode: "declined", msg: what + ".\nRun 'mapsdevice login' to try again."}
 	case auth.KindCodeExpired:
 		return &exitError{code: ExitError, errCode: "expired", msg: what + ".\nRun 'mapsdevice login' for a new code."}
-	case auth.KindConditionalAccess:
-		return &exitError{code: ExitError, errCode: "conditional_access", msg: what + ".\nYour organisation does not allow sign-in with a device code here. Ask an administrator to allow the device code flow for this app, or sign in from a device the policy accepts."}
+	case auth.KindConditionalAccess, auth.KindSecurityDefaults, auth.KindDeviceCompliance,
+		auth.KindPublicClientDisabled, auth.KindConsentRequired:
+		return explainAdmin(ae, s)
+	case auth.KindMFARequired:
+		return &exitError{code: ExitSignIn, errCode: "mfa_required", msg: what + "; you must sign in again.\nRun 'mapsdevice login' and complete the multi-factor prompts in the browser."}
+	case auth.KindSingleTenantApp:
+		return &exitError{code: ExitUsage, errCode: "single_tenant_app", msg: what + "; the fix is on this device.\nPass your tenant id or domain with --tenant (MAPSDEVICE_TENANT) instead of common or organizations."}
+	case auth.KindLoopDetected:
+		return &exitError{code: ExitError, errCode: "loop_detected", msg: what + ".\nWait a few minutes before trying again."}
 	case auth.KindTenantRequired, auth.KindCredential, auth.KindBadSecret, auth.KindSecretExpired,
 		auth.KindCertificateNotRegistered, auth.KindClock, auth.KindBadAssertion, auth.KindFederationMismatch,
 		auth.KindResourceNotFound, auth.KindManagedIdentity, auth.KindArcAccess:
@@ -90,6 +97,68 @@ func explain(err error, command string, s settings) *exitError {
 	default:
 		return &exitError{code: ExitError, errCode: "service", msg: what + ".\nTry again later."}
 	}
+}
+
+// ExitAdmin means an administrator must act: an organisation policy or the
+// app registration refuses the sign-in, and trying again cannot help.
+const ExitAdmin = 3
+
+// explainAdmin says what the organisation refused, that an administrator
+// must act, and what they need to find the sign-in and fix it.
+func explainAdmin(ae *auth.Error, s settings) *exitError {
+	code, fix := adminFix(ae)
+	var b strings.Builder
+	b.WriteString(capitalize(ae.Error()))
+	b.WriteString("; an administrator of the tenant must act.\n")
+	b.WriteString("Signing in again is refused the same way until they do. Give them:\n")
+	fmt.Fprintf(&b, "  App (client) ID: %s\n", s.ClientID)
+	fmt.Fprintf(&b, "  Tenant:          %s\n", tenantOf(s))
+	if ae.CorrelationID != "" {
+		fmt.Fprintf(&b, "  Correlation ID:  %s\n", ae.CorrelationID)
+	}
+	if ae.Timestamp != "" {
+		fmt.Fprintf(&b, "  Timestamp:       %s\n", ae.Timestamp)
+	}
+	fmt.Fprintf(&b, "  To change:       %s\n", fix)
+	b.WriteString("See 'For administrators' in the README.")
+	return &exitError{code: ExitAdmin, errCode: code, msg: b.String()}
+}
+
+// adminFix is the JSON code and the setting an administrator changes.
+func adminFix(ae *auth.Error) (code, fix string) {
+	switch ae.Kind {
+	case auth.KindConditionalAccess:
+		fix = "Conditional Access: exclude this app, scoped to a group of device accounts or a named location, " +
+			"from the policy that blocks the device code flow (it may be the Microsoft-managed \"Block device code flow\")"
+		if ae.Refresh {
+			return "refresh_blocked", fix + "; sessions begun with a device code stay tagged, so this device needs the exception too"
+		}
+		return "conditional_access", fix
+	case auth.KindSecurityDefaults:
+		return "security_defaults", "security defaults are on; replace them with Conditional Access policies that allow this app " +
+			"(Entra admin center > Overview > Properties > Manage security defaults)"
+	case auth.KindDeviceCompliance:
+		return "device_compliance", "Conditional Access requires a compliant or joined device, which a device code cannot prove " +
+			"(the browser that approves is not this device); exclude this app or a device group from that policy, or use an app credential"
+	case auth.KindPublicClientDisabled:
+		return "public_client_disabled", "App registrations > this app > Authentication > Advanced settings > Allow public client flows: Yes"
+	default: // KindConsentRequired
+		return "consent_required", "App registrations > this app > API permissions > Grant admin consent (Azure Maps user_impersonation)"
+	}
+}
+
+// tenantOf is the tenant the settings name, from the authority when set.
+func tenantOf(s settings) string {
+	if s.Authority == "" {
+		return s.Tenant
+	}
+	rest := s.Authority
+	if _, after, ok := strings.Cut(rest, "://"); ok {
+		rest = after
+	}
+	_, path, _ := strings.Cut(rest, "/")
+	tenant, _, _ := strings.Cut(path, "/")
+	return tenant
 }
 
 // invalidGeoJSON explains a local geofence file that breaks the rules;

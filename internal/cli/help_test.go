@@ -26,6 +26,8 @@ var wantGroups = map[string]struct{ signIn, credential, maps bool }{
 	"mapsdevice status":            {signIn: true, credential: true},
 	"mapsdevice token":             {signIn: true, credential: true},
 	"mapsdevice logout":            {signIn: true},
+	"mapsdevice renew":             {signIn: true},
+	"mapsdevice doctor":            {signIn: true, credential: true, maps: true},
 	"mapsdevice emulator":          {},
 	"mapsdevice geofence validate": {}, // offline
 	"mapsdevice geofence upload":   {signIn: true, credential: true, maps: true},

@@ -20,6 +20,8 @@ type screenOptions struct {
 	Kiosk bool
 	Renew int
 	Note  string
+	// AppName is the app registration's display name (defaultAppName).
+	AppName string
 }
 
 // signIn is one device code sign-in, shown as the terminal UI when the
@@ -66,7 +68,8 @@ func (x *signIn) runTUI(ctx context.Context) (auth.Result, error) {
 	if x.screen.Kiosk && renew == 0 {
 		renew = kioskRenewals
 	}
-	model := ui.New(ctx, flow, ui.Options{Kiosk: x.screen.Kiosk, Renew: renew, Note: x.screen.Note})
+	sub := x.subject()
+	model := ui.New(ctx, flow, ui.Options{Kiosk: x.screen.Kiosk, Renew: renew, Note: x.screen.Note, App: sub.App, Tenant: sub.Tenant, Scopes: sub.Scopes})
 	// The screen draws on stderr; stdout stays for results. Bubble Tea
 	// takes the terminal's modes from the files themselves.
 	p := tea.NewProgram(model, tea.WithContext(ctx), tea.WithInput(x.stdio.In), tea.WithOutput(x.stdio.Err))
@@ -116,9 +119,11 @@ func (x *signIn) runPlain(ctx context.Context) (auth.Result, error) {
 				ExpiresAt:       formatTime(dc.ExpiresAt),
 				Interval:        int(dc.Interval.Seconds()),
 				Message:         dc.Message,
+				signInSubject:   x.subject(),
 			})
 		} else {
 			printCode(x.stdio.Err, dc)
+			x.subject().print(x.stdio.Err)
 		}
 		res, err := waitWithProgress(ctx, x.stdio.Err, dc, !x.screen.JSON, x.wait)
 		var ae *auth.Error

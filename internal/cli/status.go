@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
@@ -71,13 +72,19 @@ func runStatus(ctx context.Context, stdio Stdio, o statusOptions) error {
 		st.Name = res.Account.Name
 		st.TenantID = res.Account.TenantID
 		st.ExpiresAt = formatTime(res.ExpiresOn)
+		// Token may just have renewed it; a cache that cannot be read
+		// again only leaves the window out.
+		if last, err := si.client.LastRenewed(ctx); err == nil && !last.IsZero() {
+			left := auth.DaysLeft(last, time.Now())
+			st.RenewedAt, st.DaysLeft = formatTime(last), &left
+		}
 	} else {
 		st.Reason = ae.Error()
 	}
 	if o.JSON {
 		writeEvent(stdio.Out, st)
 	} else {
-		printStatus(stdio, *si, o, res, tokenErr)
+		printStatus(stdio, *si, o, st, res, tokenErr)
 	}
 	if tokenErr != nil {
 		return &exitError{code: ExitSignIn, errCode: "sign_in_needed", shown: true, msg: notSignedIn(tokenErr)}
@@ -139,7 +146,7 @@ func notSignedIn(err error) string {
 	return msg + ".\nRun 'mapsdevice login' to sign in."
 }
 
-func printStatus(stdio Stdio, si signedIn, o statusOptions, res auth.Result, tokenErr error) {
+func printStatus(stdio Stdio, si signedIn, o statusOptions, st statusEvent, res auth.Result, tokenErr error) {
 	w := stdio.Out
 	if tokenErr != nil {
 		fmt.Fprintf(w, "%s\n\n", notSignedIn(tokenErr))
@@ -150,6 +157,10 @@ func printStatus(stdio Stdio, si signedIn, o statusOptions, res auth.Result, tok
 		}
 		fmt.Fprintf(w, "Account:       %s\nTenant:        %s\n", who, res.Account.TenantID)
 		fmt.Fprintf(w, "Access token:  valid until %s (in %s)\n", res.ExpiresOn.Local().Format("2006-01-02 15:04:05 MST"), until(res.ExpiresOn))
+		if st.DaysLeft != nil {
+			fmt.Fprintf(w, "Sign-in:       last renewed %s; %d of %d days left before it lapses unused\n",
+				st.RenewedAt, *st.DaysLeft, int(auth.RefreshWindow.Hours()/24))
+		}
 	}
 	fmt.Fprintf(w, "Credential:    %s\n", auth.CredentialDeviceCode)
 	fmt.Fprintf(w, "Authority:     %s\nClient id:     %s\nProfile:       %s\n", si.client.Authority(), o.ClientID, o.Profile)

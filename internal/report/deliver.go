@@ -2,10 +2,10 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/internal/auth"
@@ -14,110 +14,78 @@ import (
 	"github.com/mapsdevice/mapsdevice/internal/report/spool"
 )
 
-// Maps is the part of the Maps client delivery uses.
-type Maps interface {
-	Upload(ctx context.Context, body azmaps.Body, description string) (azmaps.Operation, error)
-	Wait(ctx context.Context, op azmaps.Operation) (string, error)
-	OperationURL(id string) azmaps.Operation
-	List(ctx context.Context) ([]azmaps.Metadata, error)
-	Metadata(ctx context.Context, udid string) (azmaps.Metadata, error)
+// maxBatchBytes keeps a batch's body under the smallest common limit of
+// the sinks (Event Hubs Standard takes 1 MB a publication).
+const maxBatchBytes = 900 << 10
+
+// batchID names a batch by the spool's epoch and its first reading.
+func batchID(epoch string, first uint64) string { return fmt.Sprintf("%s-%016x", epoch, first) }
+
+// readingLine is a stored reading as it goes out: with its readingId,
+// added as the object's last member (stored readings are compact objects
+// written by encoding/json, so the result is the same every time).
+func (r *Reporter) readingLine(seq uint64, rec []byte) []byte {
+	var dev struct {
+		DeviceID string `json:"deviceId"`
+	}
+	if len(rec) < 2 || rec[len(rec)-1] != '}' || json.Unmarshal(rec, &dev) != nil {
+		return rec
+	}
+	id, _ := json.Marshal(fmt.Sprintf("%s:%s:%d", dev.DeviceID, r.spool.Epoch(), seq))
+	out := make([]byte, 0, len(rec)+len(id)+14)
+	out = append(out, rec[:len(rec)-1]...)
+	if len(rec) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, `"readingId":`...)
+	out = append(out, id...)
+	return append(out, '}')
 }
 
-// Description is what a batch's upload is described as; users find a
-// device's data by it ('mapsdevice geofence list').
-func Description(batchID, deviceID string) string {
-	return fmt.Sprintf("mapsdevice readings batch %s device %s", batchID, deviceID)
+// toSink is a sealed batch as a sink takes it.
+func toSink(b spool.Batch) Batch {
+	out := Batch{ID: b.ID, Body: b.Body, Count: b.Count}
+	line := b.Body
+	for i, c := range line {
+		if c == '\n' {
+			line = line[:i]
+			break
+		}
+	}
+	var first struct {
+		DeviceID string    `json:"deviceId"`
+		Time     time.Time `json:"time"`
+	}
+	if json.Unmarshal(line, &first) == nil {
+		out.DeviceID, out.First = first.DeviceID, first.Time.UTC()
+	}
+	return out
 }
 
-// deliverBatch gets one batch to Maps exactly once: an operation already
-// accepted is followed, an attempt whose outcome is unknown is looked up
-// by its batch id before anything is sent again.
-func (r *Reporter) deliverBatch(ctx context.Context, b spool.Batch) error {
-	if b.Operation != "" {
-		_, err := r.maps.Wait(ctx, r.maps.OperationURL(b.Operation))
-		var oe *azmaps.OperationError
-		switch {
-		case err == nil:
-			return r.spool.Ack(b)
-		case errors.As(err, &oe):
-			r.log.Warn("the service refused a batch; sending it again", "batch", b.ID, "code", oe.Code)
-			b.Operation = ""
-		default:
-			return err
-		}
-	} else if b.Attempts > 0 {
-		done, err := r.alreadyStored(ctx, b)
-		if err != nil {
-			return err
-		}
-		if done {
-			return r.spool.Ack(b)
-		}
-	}
-	body, err := featureCollection(b.ID, b.Records)
-	if err != nil {
-		return err
-	}
-	b.Attempts++
-	if err := r.spool.Save(b); err != nil {
-		return err
-	}
-	op, err := r.maps.Upload(ctx, azmaps.BytesBody(body), Description(b.ID, r.deviceOf(b)))
-	if err != nil {
-		return err
-	}
-	b.Operation = op.ID
-	if err := r.spool.Save(b); err != nil {
-		return err
-	}
-	if _, err := r.maps.Wait(ctx, op); err != nil {
-		return err
-	}
-	return r.spool.Ack(b)
+// job is one batch on its way; done carries its outcome.
+type job struct {
+	b    spool.Batch
+	done chan result
 }
 
-func (r *Reporter) deviceOf(b spool.Batch) string {
-	if len(b.Records) > 0 {
-		if _, rd, err := stored(b.Records[0]); err == nil {
-			return rd.DeviceID
-		}
-	}
-	return r.opts.DeviceID
+type result struct {
+	ack bool // the sink took the whole batch: acknowledge it
+	err error
 }
 
-// alreadyStored looks for a batch's upload among the account's data,
-// waiting out one still Pending.
-func (r *Reporter) alreadyStored(ctx context.Context, b spool.Batch) (bool, error) {
-	list, err := r.maps.List(ctx)
-	if err != nil {
-		return false, err
-	}
-	marker := "batch " + b.ID + " "
-	for _, m := range list {
-		if !strings.Contains(m.Description+" ", marker) {
-			continue
-		}
-		for m.UploadStatus == "Pending" {
-			if err := r.sleep(ctx, time.Second); err != nil {
-				return false, err
-			}
-			if m, err = r.maps.Metadata(ctx, m.UDID); err != nil {
-				return false, err
-			}
-		}
-		if m.UploadStatus == "Completed" {
-			r.log.Info("a batch sent before a restart had arrived; not sending it again", "batch", b.ID, "udid", m.UDID)
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// deliverLoop sends batches as they fill or age, backing off on failures.
-// With drain it returns once the spool is empty.
+// deliverLoop seals batches as they fill or age and keeps up to InFlight
+// of them on their way, acknowledging them in order. Batches sealed before
+// a restart go first, unchanged. With drain it returns once the spool is
+// empty.
 func (r *Reporter) deliverLoop(ctx context.Context, drain <-chan struct{}) error {
-	failures := 0
-	signInLogged := false
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	resend, err := r.spool.Sealed()
+	if err != nil {
+		return err
+	}
+	var queue []*job
 	draining := false
 	for {
 		if !draining {
@@ -129,78 +97,186 @@ func (r *Reporter) deliverLoop(ctx context.Context, drain <-chan struct{}) error
 		}
 		st, err := r.spool.Stats()
 		if err != nil {
-			return err
+			return fmt.Errorf("read spool: %w", err)
 		}
-		ready := st.Depth >= r.opts.BatchSize || (st.Depth > 0 && (draining || r.clock.Now().Sub(st.Oldest) >= r.opts.MaxDelay))
-		if !ready {
-			if draining && st.Depth == 0 {
-				return nil
+		for len(queue) < r.opts.InFlight {
+			var b spool.Batch
+			if len(resend) > 0 {
+				b, resend = resend[0], resend[1:]
+			} else {
+				ready := st.Unsealed() >= r.opts.BatchSize || (st.Unsealed() > 0 && (draining || r.clock.Now().Sub(st.OldestUnsealed) >= r.opts.MaxDelay))
+				if !ready {
+					break
+				}
+				var ok bool
+				b, ok, err = r.spool.Seal(r.opts.BatchSize, maxBatchBytes, r.readingLine, func(first uint64) string { return batchID(r.spool.Epoch(), first) })
+				if err != nil {
+					return err
+				}
+				if !ok {
+					break
+				}
+				if st, err = r.spool.Stats(); err != nil {
+					return fmt.Errorf("read spool: %w", err)
+				}
 			}
+			j := &job{b: b, done: make(chan result, 1)}
+			queue = append(queue, j)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				j.done <- r.deliver(ctx, j.b)
+			}()
+		}
+		if len(queue) == 0 && draining && st.Unsealed() == 0 {
+			return nil
+		}
+		var first <-chan result
+		if len(queue) > 0 {
+			first = queue[0].done
+		}
+		var wake <-chan time.Time
+		if len(queue) < r.opts.InFlight {
 			wait := r.opts.MaxDelay
-			if st.Depth > 0 {
-				wait = max(10*time.Millisecond, r.opts.MaxDelay-r.clock.Now().Sub(st.Oldest))
+			if st.Unsealed() > 0 {
+				wait = max(10*time.Millisecond, r.opts.MaxDelay-r.clock.Now().Sub(st.OldestUnsealed))
 			}
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-r.newData:
-			case <-drain:
-				draining = true
-			case <-r.clock.After(wait):
-			}
-			continue
+			wake = r.clock.After(wait)
 		}
-		b, ok, err := r.spool.Next(r.opts.BatchSize, newBatchID)
-		if err != nil || !ok {
-			if err != nil {
-				return err
+		select {
+		case <-ctx.Done():
+			return nil // stopping: sealed batches stay spooled under their ids
+		case res := <-first:
+			if res.err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return res.err
 			}
-			continue
+			b := queue[0].b
+			queue = queue[1:]
+			if res.ack {
+				if err := r.spool.Ack(b); err != nil {
+					return err
+				}
+				r.status.success(b.Count)
+				r.log.Debug("delivered", "batch", b.ID, "readings", b.Count)
+			}
+		case <-r.newData:
+		case <-drain:
+			draining = true
+		case <-wake:
 		}
-		err = r.deliverBatch(ctx, b)
+	}
+}
+
+// deliver gets one sealed batch to the sink, retrying until it is taken,
+// or splitting it while the sink refuses it, so that only the readings
+// refused are dead-lettered. It returns an error only for a spool failure
+// or when ctx ends.
+func (r *Reporter) deliver(ctx context.Context, b spool.Batch) result {
+	failures := 0
+	for {
+		err := r.sink.Send(ctx, toSink(b))
 		if ctx.Err() != nil {
-			return nil // stopping: the batch stays spooled under its id
+			return result{err: ctx.Err()}
 		}
 		if err == nil {
-			failures, signInLogged = 0, false
-			r.status.success(len(b.Records))
-			r.log.Debug("delivered", "batch", b.ID, "readings", len(b.Records))
-			continue
+			r.signIn.resolved()
+			return result{ack: true}
+		}
+		var rej *RejectedError
+		if errors.As(err, &rej) {
+			return result{err: r.refused(ctx, b, rej)}
 		}
 		r.status.failure(err)
 		failures++
 		delay := backoff.Policy{Base: time.Second, Max: 5 * time.Minute}.Delay(failures - 1)
-		if needsSignIn(err) {
+		var ra *RetryAfterError
+		switch {
+		case needsSignIn(err):
 			delay = r.opts.SignInRetry
-			if !signInLogged {
-				r.log.Error("sign-in needed: readings keep spooling, and delivery resumes by itself once signed in", "error", err.Error())
-				if r.opts.OnSignInNeeded != nil {
-					r.opts.OnSignInNeeded(err)
-				}
-				signInLogged = true
-			}
-		} else {
-			r.log.Warn("delivery failed; will retry", "error", err.Error(), "retry_in", delay.Round(time.Millisecond).String(), "spooled", st.Depth)
+			r.signIn.needed(err)
+		case errors.As(err, &ra) && ra.After > 0:
+			delay = ra.After
+			r.log.Warn("the destination is busy; will retry", "batch", b.ID, "error", err.Error(), "retry_in", delay.String())
+		default:
+			r.log.Warn("delivery failed; will retry", "batch", b.ID, "error", err.Error(), "retry_in", delay.Round(time.Millisecond).String())
 		}
 		if err := r.sleep(ctx, delay); err != nil {
-			return nil
+			return result{err: err}
 		}
 	}
+}
+
+// refused splits a refused batch and delivers its halves, down to the
+// single readings refused, which go to the dead-letter file.
+func (r *Reporter) refused(ctx context.Context, b spool.Batch, rej *RejectedError) error {
+	if b.Count == 1 {
+		r.deadLetterReading(b, rej)
+		return r.spool.DeadLetter(b)
+	}
+	r.log.Warn("the destination refused a batch; splitting it to find the readings refused", "batch", b.ID, "readings", b.Count, "reason", rej.Reason)
+	kids, err := r.spool.Split(b)
+	if err != nil {
+		return err
+	}
+	for _, k := range kids {
+		res := r.deliver(ctx, k)
+		if res.err != nil {
+			return res.err
+		}
+		if res.ack {
+			if err := r.spool.Ack(k); err != nil {
+				return err
+			}
+			r.status.success(k.Count)
+		}
+	}
+	return nil
+}
+
+// signInState logs "sign-in needed" once until a delivery succeeds.
+type signInState struct {
+	mu      sync.Mutex
+	logged  bool
+	log     func(error)
+	onFirst func(error)
+}
+
+func (s *signInState) needed(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logged {
+		return
+	}
+	s.logged = true
+	s.log(err)
+	if s.onFirst != nil {
+		s.onFirst(err)
+	}
+}
+
+func (s *signInState) resolved() {
+	s.mu.Lock()
+	s.logged = false
+	s.mu.Unlock()
 }
 
 func needsSignIn(err error) bool {
-	var ae *auth.Error
-	if errors.As(err, &ae) && ae.Kind == auth.KindSignInNeeded {
+	if auth.SignInLost(err) || errors.Is(err, ErrForbidden) {
 		return true
+	}
+	// An app credential that the identity service refuses, or that cannot
+	// be loaded, waits for someone to fix it as a lost sign-in does.
+	var ae *auth.Error
+	if errors.As(err, &ae) {
+		switch ae.Kind {
+		case auth.KindTenantRequired, auth.KindCredential, auth.KindBadSecret, auth.KindSecretExpired,
+			auth.KindCertificateNotRegistered, auth.KindBadAssertion, auth.KindFederationMismatch, auth.KindResourceNotFound:
+			return true
+		}
 	}
 	var api *azmaps.APIError
 	return errors.As(err, &api) && api.Status == 401
-}
-
-func newBatchID() string {
-	var b [8]byte
-	for i := range b {
-		b[i] = byte(rand.IntN(256))
-	}
-	return fmt.Sprintf("%x", b)
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mapsdevice/mapsdevice/internal/auth"
+	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 	"github.com/mapsdevice/mapsdevice/internal/report/spool"
 )
 
@@ -50,7 +52,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 				last := lives > 8 // then no more crashes, so the run can end
 				opts := testOptions(dir, newFakeClock(true))
 				opts.BatchSize = 1 + rng.IntN(25)
-				r, err := New(opts, maps, nil, io.Discard, testLogger(io.Discard))
+				r, err := New(opts, NewMapsData(maps, testLogger(io.Discard)), nil, io.Discard, testLogger(io.Discard))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -163,7 +165,7 @@ func TestDeliveryFaults(t *testing.T) {
 				fates = fates[1:]
 				return f, tt.pending
 			}
-			r, err := New(testOptions(t.TempDir(), newFakeClock(true)), maps, nil, io.Discard, testLogger(io.Discard))
+			r, err := New(testOptions(t.TempDir(), newFakeClock(true)), NewMapsData(maps, testLogger(io.Discard)), nil, io.Discard, testLogger(io.Discard))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,7 +205,7 @@ func TestAnswerLostThenCrash(t *testing.T) {
 		return faultNone
 	}
 	logs := &lockedBuffer{}
-	r, err := New(testOptions(dir, newFakeClock(true)), maps, nil, io.Discard, testLogger(logs))
+	r, err := New(testOptions(dir, newFakeClock(true)), NewMapsData(maps, testLogger(logs)), nil, io.Discard, testLogger(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +217,7 @@ func TestAnswerLostThenCrash(t *testing.T) {
 	maps.mu.Lock()
 	maps.crash, maps.plan = nil, nil
 	maps.mu.Unlock()
-	r, err = New(testOptions(dir, newFakeClock(true)), maps, nil, io.Discard, testLogger(logs))
+	r, err = New(testOptions(dir, newFakeClock(true)), NewMapsData(maps, testLogger(logs)), nil, io.Discard, testLogger(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,8 +243,9 @@ func TestMaxDelay(t *testing.T) {
 	clock := newFakeClock(false)
 	maps := newFakeMaps()
 	opts := testOptions(t.TempDir(), clock)
-	opts.BatchSize, opts.MaxDelay = 100, 30*time.Second
-	r, err := New(opts, maps, nil, io.Discard, testLogger(io.Discard))
+	// One batch at a time, so the uploads come in order.
+	opts.BatchSize, opts.MaxDelay, opts.InFlight = 100, 30*time.Second, 1
+	r, err := New(opts, NewMapsData(maps, testLogger(io.Discard)), nil, io.Discard, testLogger(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +299,7 @@ func TestSignInNeeded(t *testing.T) {
 			opts := testOptions(t.TempDir(), clock)
 			opts.SignInRetry, opts.MaxDelay = 7*time.Minute, time.Hour
 			opts.OnSignInNeeded = func(err error) { hooks = append(hooks, err) }
-			r, err := New(opts, maps, nil, io.Discard, testLogger(logs))
+			r, err := New(opts, NewMapsData(maps, testLogger(io.Discard)), nil, io.Discard, testLogger(logs))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -349,7 +352,7 @@ func TestBackoff(t *testing.T) {
 	logs := &lockedBuffer{}
 	opts := testOptions(t.TempDir(), clock)
 	opts.MaxDelay = time.Hour
-	r, err := New(opts, maps, nil, io.Discard, testLogger(logs))
+	r, err := New(opts, NewMapsData(maps, testLogger(io.Discard)), nil, io.Discard, testLogger(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,5 +403,32 @@ func waitDone(t *testing.T, done <-chan error) error {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return")
 		return nil
+	}
+}
+
+// TestNeedsSignIn: what waits for a person or an administrator (logged
+// once, retried slowly) and what is retried as a passing fault.
+func TestNeedsSignIn(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&auth.Error{Kind: auth.KindSignInNeeded}, true},
+		{&auth.Error{Kind: auth.KindConditionalAccess, Refresh: true}, true},
+		{&auth.Error{Kind: auth.KindMFARequired}, true},
+		{fmt.Errorf("token: %w", &auth.Error{Kind: auth.KindBadSecret}), true},
+		{&auth.Error{Kind: auth.KindSecretExpired}, true},
+		{&auth.Error{Kind: auth.KindCertificateNotRegistered}, true},
+		{fmt.Errorf("blob: %w", ErrForbidden), true},
+		{&azmaps.APIError{Status: 401}, true},
+		{&auth.Error{Kind: auth.KindNetwork}, false},
+		{&auth.Error{Kind: auth.KindManagedIdentity}, false},
+		{&auth.Error{Kind: auth.KindClock}, false},
+		{&azmaps.APIError{Status: 503}, false},
+		{io.ErrUnexpectedEOF, false},
+	} {
+		if got := needsSignIn(c.err); got != c.want {
+			t.Errorf("needsSignIn(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }

@@ -73,6 +73,9 @@ type transitions struct {
 	mu     sync.Mutex
 	inside map[string]map[string]bool // device, then geometry
 	out    io.Writer
+	// save, if set, keeps the state after a change, so a restart does
+	// not repeat an enter.
+	save func(state []byte)
 }
 
 func (t *transitions) observe(r Reading, res geofence.Result) {
@@ -83,7 +86,15 @@ func (t *transitions) observe(r Reading, res geofence.Result) {
 		inside = map[string]bool{}
 		t.inside[r.DeviceID] = inside
 	}
+	changed := false
+	defer func() {
+		if changed && t.save != nil {
+			state, _ := json.Marshal(t.inside)
+			t.save(state)
+		}
+	}()
 	emit := func(event, id string, distance float64) {
+		changed = true
 		line, _ := json.Marshal(Event{Event: event, GeometryID: id, DeviceID: r.DeviceID, Time: r.Time, Distance: distance})
 		t.out.Write(append(line, '\n'))
 	}

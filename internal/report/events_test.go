@@ -81,7 +81,7 @@ func TestEveryTransitionAtEndOfInput(t *testing.T) {
 	maps := newFakeMaps()
 	opts := testOptions(t.TempDir(), newFakeClock(true))
 	opts.BatchSize = 1000
-	r, err := New(opts, maps, fences, &events, testLogger(io.Discard))
+	r, err := New(opts, NewMapsData(maps, testLogger(io.Discard)), fences, &events, testLogger(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func (f blockingFences) Check(ctx context.Context, _ Reading) (geofence.Result, 
 // signal does not wait for events.
 func TestSignalCutsEventsShort(t *testing.T) {
 	fences := blockingFences{started: make(chan struct{}, 1)}
-	r, err := New(testOptions(t.TempDir(), newFakeClock(true)), newFakeMaps(), fences, io.Discard, testLogger(io.Discard))
+	r, err := New(testOptions(t.TempDir(), newFakeClock(true)), NewMapsData(newFakeMaps(), testLogger(io.Discard)), fences, io.Discard, testLogger(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestFailingFencesDoNotHoldUpReadings(t *testing.T) {
 	maps := newFakeMaps()
 	opts := testOptions(t.TempDir(), stillClock{time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)})
 	opts.BatchSize = n
-	r, err := New(opts, maps, fences, io.Discard, testLogger(logs))
+	r, err := New(opts, NewMapsData(maps, testLogger(io.Discard)), fences, io.Discard, testLogger(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestFencesResume(t *testing.T) {
 	fences := &failsFirst{}
 	logs := &lockedBuffer{}
 	var events lockedBuffer
-	r, err := New(testOptions(t.TempDir(), clock), newFakeMaps(), fences, &events, testLogger(logs))
+	r, err := New(testOptions(t.TempDir(), clock), NewMapsData(newFakeMaps(), testLogger(io.Discard)), fences, &events, testLogger(logs))
 	if err != nil {
 		t.Fatal(err)
 	}

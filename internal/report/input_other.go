@@ -15,3 +15,7 @@ func Interruptible(r io.Reader) (io.ReadCloser, error) {
 	}
 	return io.NopCloser(r), nil
 }
+
+// oNoFollow is 0 here: there is no O_NOFOLLOW, and the dead-letter file
+// is checked after opening.
+const oNoFollow = 0

@@ -1,5 +1,5 @@
 // Package report is the sensor node: readings in, through a durable spool,
-// out to Azure Maps in batches, with geofence enter and exit events.
+// out to a sink in batches, with geofence enter and exit events.
 package report
 
 import (
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // Reading is one sensor reading.
@@ -30,6 +31,12 @@ func Parse(line []byte, defaultDevice string) (Reading, error) {
 	line = bytes.TrimSpace(line)
 	if len(line) > MaxLine {
 		return Reading{}, fmt.Errorf("the line is %d bytes; a reading may have at most %d", len(line), MaxLine)
+	}
+	if !utf8.Valid(line) {
+		return Reading{}, errors.New("not valid UTF-8")
+	}
+	if key, ok := duplicateKey(line); ok {
+		return Reading{}, fmt.Errorf("the key %q appears twice", key)
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(line, &obj); err != nil || obj == nil {
@@ -66,10 +73,56 @@ func Parse(line []byte, defaultDevice string) (Reading, error) {
 		r.DeviceID = defaultDevice
 		obj["deviceId"], _ = json.Marshal(defaultDevice)
 	}
+	// readingId is the reporter's to give, when the reading is sent.
+	delete(obj, "readingId")
 	if r.raw, err = json.Marshal(obj); err != nil {
 		return Reading{}, fmt.Errorf("encode reading: %w", err)
 	}
 	return r, nil
+}
+
+// duplicateKey finds a key that appears twice in one object, at any
+// depth: encoding/json would silently keep the last.
+func duplicateKey(data []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		keys   map[string]bool
+		object bool
+		key    bool // the next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false // malformed JSON is refused elsewhere
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if key, ok := tok.(string); ok && top != nil && top.object && top.key {
+			if top.keys[key] {
+				return key, true
+			}
+			top.keys[key] = true
+			top.key = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]bool{}, object: true, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: the object it belongs to expects a key next.
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			stack[len(stack)-1].key = true
+		}
+	}
 }
 
 func number(obj map[string]json.RawMessage, key string, out *float64, min, max float64) error {

@@ -1,16 +1,20 @@
 package report
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mapsdevice/mapsdevice/internal/report/spool"
 )
@@ -20,17 +24,22 @@ type Options struct {
 	// StateDir holds the spool, the dead-letter file and status.json.
 	StateDir string
 	DeviceID string
-	// BatchSize and MaxDelay decide when a batch goes: when it is full or
-	// its oldest reading has waited MaxDelay. Zero means 500 readings and
-	// 5 s.
+	// BatchSize and MaxDelay decide when a batch is sealed: when it is
+	// full or its oldest reading has waited MaxDelay. Zero means 500
+	// readings and 5 s.
 	BatchSize int
 	MaxDelay  time.Duration
 	SpoolMax  int
 	SpoolFull spool.Policy
+	// InFlight is how many batches are on their way at once; zero means 4.
+	InFlight int
+	// MaxFuture is how far ahead of the clock a reading's time may be;
+	// zero means 24 h.
+	MaxFuture time.Duration
 	// SignInRetry is how often delivery tries again while sign-in is
 	// needed. Zero means 30 s.
 	SignInRetry time.Duration
-	// Follow keeps reading a file past its end, as tail -f does.
+	// Follow keeps reading past the end of the input, as tail -F does.
 	Follow bool
 	// OnSignInNeeded, if set, is called when delivery finds that sign-in
 	// is needed, once until a delivery succeeds again.
@@ -39,22 +48,30 @@ type Options struct {
 	Clock Clock
 }
 
-// Reporter moves readings from an input to Azure Maps.
+// Reporter moves readings from an input to a sink.
 type Reporter struct {
 	opts    Options
-	maps    Maps
+	sink    Sink
 	fences  Fencer
 	spool   *spool.Spool
 	log     *slog.Logger
 	clock   Clock
 	events  *transitions
 	status  *statusFile
+	signIn  *signInState
 	newData chan struct{}
+	deadMu  sync.Mutex
 	dead    *os.File
 }
 
-// New opens the spool. Close it when done.
-func New(opts Options, maps Maps, fences Fencer, events io.Writer, log *slog.Logger) (*Reporter, error) {
+// notesUser is a sink that keeps notes on batches in the spool.
+type notesUser interface {
+	attach(batchNotes, func(context.Context, time.Duration) error)
+}
+
+// New opens the spool. Close it when done. A damaged spool is moved aside
+// and a new one started; Damaged on the status says what was lost.
+func New(opts Options, sink Sink, fences Fencer, events io.Writer, log *slog.Logger) (*Reporter, error) {
 	switch {
 	case opts.BatchSize < 0:
 		return nil, fmt.Errorf("batch size %d: must not be negative", opts.BatchSize)
@@ -62,6 +79,10 @@ func New(opts Options, maps Maps, fences Fencer, events io.Writer, log *slog.Log
 		return nil, fmt.Errorf("maximum delay %v: must not be negative", opts.MaxDelay)
 	case opts.SignInRetry < 0:
 		return nil, fmt.Errorf("sign-in retry %v: must not be negative", opts.SignInRetry)
+	case opts.InFlight < 0:
+		return nil, fmt.Errorf("batches in flight %d: must not be negative", opts.InFlight)
+	case opts.MaxFuture < 0:
+		return nil, fmt.Errorf("maximum future %v: must not be negative", opts.MaxFuture)
 	}
 	if opts.BatchSize == 0 {
 		opts.BatchSize = 500
@@ -72,28 +93,130 @@ func New(opts Options, maps Maps, fences Fencer, events io.Writer, log *slog.Log
 	if opts.SignInRetry == 0 {
 		opts.SignInRetry = 30 * time.Second
 	}
+	if opts.InFlight == 0 {
+		opts.InFlight = 4
+	}
+	if opts.MaxFuture == 0 {
+		opts.MaxFuture = 24 * time.Hour
+	}
 	clock := opts.Clock
 	if clock == nil {
 		clock = systemClock{}
 	}
-	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state folder: %w", err)
+	if err := privateDir(opts.StateDir); err != nil {
+		return nil, err
 	}
-	sp, err := spool.Open(filepath.Join(opts.StateDir, "spool.db"), opts.SpoolMax, opts.SpoolFull, clock.Now)
+	sp, damaged, err := openSpool(opts, clock, log)
 	if err != nil {
 		return nil, err
 	}
-	dead, err := os.OpenFile(DeadLetterPath(opts.StateDir), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	dead, err := openAppend(DeadLetterPath(opts.StateDir))
 	if err != nil {
 		sp.Close()
 		return nil, fmt.Errorf("open dead-letter file: %w", err)
 	}
-	return &Reporter{
-		opts: opts, maps: maps, fences: fences, spool: sp, log: log, clock: clock, dead: dead,
+	r := &Reporter{
+		opts: opts, sink: sink, fences: fences, spool: sp, log: log, clock: clock, dead: dead,
 		events:  &transitions{inside: map[string]map[string]bool{}, out: events},
 		status:  &statusFile{path: StatusPath(opts.StateDir), spool: sp, clock: clock, log: log},
 		newData: make(chan struct{}, 1),
-	}, nil
+	}
+	r.status.st.Damaged = damaged
+	r.signIn = &signInState{onFirst: opts.OnSignInNeeded, log: func(err error) {
+		log.Error("sign-in needed: readings keep spooling, and delivery resumes by itself once signed in", "error", err.Error())
+	}}
+	if state, err := sp.FenceState(); err == nil && len(state) > 0 {
+		json.Unmarshal(state, &r.events.inside)
+	}
+	r.events.save = func(state []byte) {
+		if err := sp.SetFenceState(state); err != nil {
+			log.Warn("could not keep the geofence state", "error", err.Error())
+		}
+	}
+	if nu, ok := sink.(notesUser); ok {
+		nu.attach(sp, r.sleep)
+	}
+	return r, nil
+}
+
+// privateDir makes dir, or tightens it, so only its owner can use it.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create state folder: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("state folder: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("state folder %s is not a folder", dir)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("tighten state folder: %w", err)
+		}
+	}
+	return nil
+}
+
+// openAppend opens a file for appending, never through a symbolic link.
+func openAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|oNoFollow, 0o600)
+	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s is a symbolic link; refusing to write through it", path)
+		}
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return f, nil
+}
+
+// Damaged is a spool found damaged and moved aside.
+type Damaged struct {
+	Path string    `json:"path"`
+	At   time.Time `json:"at"`
+	// Reason is what was wrong; Lost the readings it held by the last
+	// status written before, when that could be read.
+	Reason string `json:"reason"`
+	Lost   *int   `json:"lost,omitempty"`
+}
+
+// openSpool opens the spool, moving a damaged one aside. A 0-byte spool
+// counts as damaged when the last status says readings were spooled.
+func openSpool(opts Options, clock Clock, log *slog.Logger) (*spool.Spool, *Damaged, error) {
+	path := filepath.Join(opts.StateDir, "spool.db")
+	old, oldErr := ReadStatus(opts.StateDir)
+	var reason error
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 && oldErr == nil && old.Depth > 0 {
+		reason = fmt.Errorf("the file is empty, but %d readings were spooled", old.Depth)
+	} else {
+		sp, err := spool.Open(path, opts.SpoolMax, opts.SpoolFull, clock.Now)
+		var de *spool.DamagedError
+		if !errors.As(err, &de) {
+			return sp, nil, err
+		}
+		reason = de.Err
+	}
+	moved, err := spool.MoveAside(path, clock.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &Damaged{Path: moved, At: clock.Now(), Reason: reason.Error()}
+	attrs := []any{"moved_to", moved, "reason", d.Reason}
+	if oldErr == nil {
+		lost := old.Depth
+		d.Lost = &lost
+		attrs = append(attrs, "readings_lost", old.Depth, "delivered_before", old.Delivered, "accepted_before", old.Accepted)
+	} else {
+		attrs = append(attrs, "readings_lost", "unknown")
+	}
+	log.Error("the spool was damaged; it was moved aside and a new one started", attrs...)
+	sp, err := spool.Open(path, opts.SpoolMax, opts.SpoolFull, clock.Now)
+	return sp, d, err
 }
 
 // Close closes the spool and the dead-letter file.
@@ -126,6 +249,23 @@ func StatusPath(dir string) string { return filepath.Join(dir, "status.json") }
 // returns with the next line or the end of input. Interruptible turns such
 // a file into one that ends at once.
 func (r *Reporter) Run(ctx context.Context, in io.ReadCloser) error {
+	return r.run(ctx, func(ctx context.Context, accepted chan<- Reading) error {
+		return r.ingestStream(ctx, in, accepted)
+	}, in.Close)
+}
+
+// RunFile is Run for a file named by path. With Follow it reads on as the
+// file grows, is rotated or truncated, as tail -F does, and keeps a
+// checkpoint in the spool, committed with the readings it covers, so a
+// restart goes on after the last reading taken: none read twice, none
+// skipped.
+func (r *Reporter) RunFile(ctx context.Context, path string) error {
+	return r.run(ctx, func(ctx context.Context, accepted chan<- Reading) error {
+		return r.ingestFile(ctx, path, accepted)
+	}, func() error { return nil })
+}
+
+func (r *Reporter) run(ctx context.Context, ingest func(context.Context, chan<- Reading) error, closeInput func() error) error {
 	// Events have their own context: the end of input stops ingest and
 	// delivery, but the events of what was accepted are still written.
 	fencesCtx, stopFences := context.WithCancel(ctx)
@@ -141,7 +281,7 @@ func (r *Reporter) Run(ctx context.Context, in io.ReadCloser) error {
 	defer stopStatus()
 
 	go func() {
-		err := r.ingest(ctx, in, accepted)
+		err := ingest(ctx, accepted)
 		close(accepted)
 		ingestDone <- err
 	}()
@@ -167,7 +307,7 @@ func (r *Reporter) Run(ctx context.Context, in io.ReadCloser) error {
 		derr = <-deliverDone
 	}
 	cancel()
-	cerr := in.Close()
+	cerr := closeInput()
 	if !ingested {
 		err = <-ingestDone
 	}
@@ -186,59 +326,100 @@ func (r *Reporter) Run(ctx context.Context, in io.ReadCloser) error {
 	return nil
 }
 
-// ingest commits readings as they come, grouping what is already buffered
-// into one commit.
-func (r *Reporter) ingest(ctx context.Context, in io.Reader, accepted chan<- Reading) error {
-	br := bufio.NewReaderSize(in, 256<<10)
-	lineNo := 0
-	var pending []Reading
-	var records [][]byte
-	dead := 0
-	flush := func() error {
-		if dead > 0 {
-			if err := r.spool.DeadLettered(dead); err != nil {
-				return err
-			}
-			dead = 0
-		}
-		if len(records) == 0 {
-			return nil
-		}
-		if err := r.spool.Append(ctx, records); err != nil {
-			if errors.Is(err, spool.ErrFull) || ctx.Err() != nil {
-				return nil // stopping: what was not committed was not accepted
-			}
-			return err
-		}
-		select {
-		case r.newData <- struct{}{}:
-		default:
-		}
-		// Waiting for events holds up reading, not delivery: what was
-		// committed is already spooled.
-		for _, rd := range pending {
-			select {
-			case accepted <- rd:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-		pending, records = pending[:0], records[:0]
-		return nil
+// intake collects readings and commits them, with the file position
+// they reach when the input is a file.
+type intake struct {
+	r        *Reporter
+	accepted chan<- Reading
+	lineNo   int
+	pending  []Reading
+	records  [][]byte
+	ends     []int64
+	dead     int
+	// dev and ino name the file read; end is the offset covered, and
+	// committed the one last committed.
+	file           bool
+	dev, ino       uint64
+	end, committed int64
+}
+
+// take checks one line and keeps it, or dead-letters it; end is the
+// offset after it in a file.
+func (in *intake) take(line []byte, n int, end int64) {
+	in.lineNo++
+	in.end = end
+	if n > MaxLine {
+		in.dead++
+		in.r.deadLetterLong(in.lineNo, n, line)
+		return
 	}
+	if len(bytes.TrimSpace(line)) == 0 {
+		return
+	}
+	rd, err := Parse(line, in.r.opts.DeviceID)
+	if err == nil && rd.Time.After(in.r.clock.Now().Add(in.r.opts.MaxFuture)) {
+		err = fmt.Errorf(`"time" %s is more than %v ahead of this device's clock`, rd.Time.Format(time.RFC3339), in.r.opts.MaxFuture)
+	}
+	if err != nil {
+		in.dead++
+		in.r.deadLetter(in.lineNo, err, line)
+		return
+	}
+	in.pending, in.records, in.ends = append(in.pending, rd), append(in.records, rd.raw), append(in.ends, end)
+}
+
+// flush commits what was taken; ok is false when stopping.
+func (in *intake) flush(ctx context.Context) (ok bool, err error) {
+	r := in.r
+	if in.dead > 0 {
+		if err := r.spool.DeadLettered(in.dead); err != nil {
+			return false, err
+		}
+		in.dead = 0
+	}
+	var mark *spool.Mark
+	if in.file && in.end != in.committed {
+		mark = &spool.Mark{Dev: in.dev, Ino: in.ino, Ends: in.ends, End: in.end}
+	}
+	if len(in.records) == 0 && mark == nil {
+		return true, nil
+	}
+	if err := r.spool.Append(ctx, in.records, mark); err != nil {
+		if errors.Is(err, spool.ErrFull) || ctx.Err() != nil {
+			return false, nil // stopping: what was not committed was not accepted
+		}
+		return false, err
+	}
+	in.committed = in.end
+	select {
+	case r.newData <- struct{}{}:
+	default:
+	}
+	// Waiting for events holds up reading, not delivery: what was
+	// committed is already spooled.
+	for _, rd := range in.pending {
+		select {
+		case in.accepted <- rd:
+		case <-ctx.Done():
+			return false, nil
+		}
+	}
+	in.pending, in.records, in.ends = in.pending[:0], in.records[:0], in.ends[:0]
+	return true, nil
+}
+
+// ingestStream commits readings as they come, grouping what is already
+// buffered into one commit.
+func (r *Reporter) ingestStream(ctx context.Context, src io.Reader, accepted chan<- Reading) error {
+	lr := newLineReader(src, 0)
+	in := &intake{r: r, accepted: accepted}
 	for {
-		line, err := readLine(br)
-		if len(line) > 0 {
-			lineNo++
-			if rd, perr := Parse(line, r.opts.DeviceID); perr != nil {
-				dead++
-				r.deadLetter(lineNo, perr, line)
-			} else {
-				pending, records = append(pending, rd), append(records, rd.raw)
-			}
+		line, n, err := lr.next()
+		if err == nil {
+			in.take(line, n, 0)
 		}
 		if err == io.EOF && r.opts.Follow {
-			if ferr := flush(); ferr != nil {
+			if ok, ferr := in.flush(ctx); ferr != nil || !ok {
 				return ferr
 			}
 			if ctx.Err() != nil || r.sleep(ctx, 200*time.Millisecond) != nil {
@@ -246,8 +427,13 @@ func (r *Reporter) ingest(ctx context.Context, in io.Reader, accepted chan<- Rea
 			}
 			continue
 		}
-		if err != nil || len(records) >= 1000 || br.Buffered() == 0 {
-			if ferr := flush(); ferr != nil {
+		if err == io.EOF {
+			if line, n := lr.rest(); n > 0 {
+				in.take(line, n, 0)
+			}
+		}
+		if err != nil || len(in.records) >= 1000 || lr.buffered() == 0 {
+			if ok, ferr := in.flush(ctx); ferr != nil || !ok {
 				return ferr
 			}
 		}
@@ -260,37 +446,51 @@ func (r *Reporter) ingest(ctx context.Context, in io.Reader, accepted chan<- Rea
 	}
 }
 
-// readLine reads one line without its newline, cutting lines that are
-// too long (the rest is dropped).
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var line []byte
-	for {
-		part, err := br.ReadSlice('\n')
-		if len(line) <= MaxLine+1 {
-			line = append(line, part...)
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if n := len(line); n > 0 && line[n-1] == '\n' {
-			line = line[:n-1]
-		}
-		return line, err
-	}
+type deadLine struct {
+	Line      int    `json:"line,omitempty"`
+	Reason    string `json:"reason"`
+	Text      string `json:"text,omitempty"`
+	Length    int    `json:"length,omitempty"`
+	Prefix    string `json:"prefix,omitempty"`
+	Batch     string `json:"batch,omitempty"`
+	ReadingID string `json:"readingId,omitempty"`
 }
 
-type deadLine struct {
-	Line   int    `json:"line"`
-	Reason string `json:"reason"`
-	Text   string `json:"text"`
+func (r *Reporter) writeDead(d deadLine) {
+	out, _ := json.Marshal(d)
+	r.deadMu.Lock()
+	_, err := r.dead.Write(append(out, '\n'))
+	r.deadMu.Unlock()
+	if err != nil {
+		r.log.Error("could not write the dead-letter file", "error", err.Error())
+	}
 }
 
 func (r *Reporter) deadLetter(n int, reason error, line []byte) {
-	out, _ := json.Marshal(deadLine{Line: n, Reason: reason.Error(), Text: string(line)})
-	if _, err := r.dead.Write(append(out, '\n')); err != nil {
-		r.log.Error("could not write the dead-letter file", "error", err.Error())
-	}
+	r.writeDead(deadLine{Line: n, Reason: reason.Error(), Text: string(line)})
 	r.log.Warn("bad reading sent to the dead-letter file", "line", n, "reason", reason.Error())
+}
+
+// deadLetterLong records an over-long line by its length and a prefix.
+func (r *Reporter) deadLetterLong(n, length int, line []byte) {
+	prefix := line[:min(len(line), 80)]
+	for len(prefix) > 0 && !utf8.Valid(prefix) {
+		prefix = prefix[:len(prefix)-1]
+	}
+	reason := fmt.Sprintf("the line is %d bytes; a reading may have at most %d", length, MaxLine)
+	r.writeDead(deadLine{Line: n, Reason: reason, Length: length, Prefix: string(prefix)})
+	r.log.Warn("over-long line sent to the dead-letter file", "line", n, "bytes", length)
+}
+
+// deadLetterReading records a reading the destination refused.
+func (r *Reporter) deadLetterReading(b spool.Batch, rej *RejectedError) {
+	text := strings.TrimSuffix(string(b.Body), "\n")
+	var id struct {
+		ReadingID string `json:"readingId"`
+	}
+	json.Unmarshal([]byte(text), &id)
+	r.writeDead(deadLine{Reason: rej.Reason, Text: text, Batch: b.ID, ReadingID: id.ReadingID})
+	r.log.Warn("the destination refused a reading; it went to the dead-letter file", "reading", id.ReadingID, "reason", rej.Reason)
 }
 
 // fenceRetry is how long readings go unchecked after the geofence service

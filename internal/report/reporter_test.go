@@ -34,7 +34,7 @@ func TestNewRefusesBadNumbers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := Options{StateDir: t.TempDir(), SpoolMax: 10, SpoolFull: spool.DropOldest}
 			tt.change(&opts)
-			r, err := New(opts, newFakeMaps(), nil, io.Discard, testLogger(io.Discard))
+			r, err := New(opts, NewMapsData(newFakeMaps(), testLogger(io.Discard)), nil, io.Discard, testLogger(io.Discard))
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("New: %v", err)
@@ -66,7 +66,7 @@ func TestNewStateDirNotAFolder(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(Options{StateDir: filepath.Join(file, "report"), SpoolMax: 10, SpoolFull: spool.Block}, newFakeMaps(), nil, io.Discard, testLogger(io.Discard))
+	_, err := New(Options{StateDir: filepath.Join(file, "report"), SpoolMax: 10, SpoolFull: spool.Block}, NewMapsData(newFakeMaps(), testLogger(io.Discard)), nil, io.Discard, testLogger(io.Discard))
 	if err == nil || !strings.Contains(err.Error(), "create state folder") {
 		t.Errorf("New: got %v, want a state folder error", err)
 	}
@@ -95,7 +95,7 @@ func TestRunEndsBlockedRead(t *testing.T) {
 			in, writer := open(t)
 			defer writer.Close()
 			maps := newFakeMaps()
-			r, err := New(testOptions(t.TempDir(), nil), maps, nil, io.Discard, testLogger(io.Discard))
+			r, err := New(testOptions(t.TempDir(), nil), NewMapsData(maps, testLogger(io.Discard)), nil, io.Discard, testLogger(io.Discard))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +129,7 @@ func writerOf(c io.Closer) io.Writer { return c.(io.Writer) }
 func TestDeadLetters(t *testing.T) {
 	maps := newFakeMaps()
 	dir := t.TempDir()
-	r, err := New(testOptions(dir, newFakeClock(true)), maps, nil, io.Discard, testLogger(io.Discard))
+	r, err := New(testOptions(dir, newFakeClock(true)), NewMapsData(maps, testLogger(io.Discard)), nil, io.Discard, testLogger(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestFollow(t *testing.T) {
 	}
 	opts := testOptions(t.TempDir(), nil)
 	opts.Follow, opts.BatchSize = true, 1
-	r, err := New(opts, maps, nil, io.Discard, testLogger(io.Discard))
+	r, err := New(opts, NewMapsData(maps, testLogger(io.Discard)), nil, io.Discard, testLogger(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestEvents(t *testing.T) {
 		input.WriteString(`{"time":"2026-11-21T10:00:0` + string(rune('0'+i)) + `Z","lat":47.6398,"lon":` + jsonNumber(lon) + `,"seq":` + jsonNumber(float64(i)) + `}` + "\n")
 	}
 	var events lockedBuffer
-	r, err := New(testOptions(t.TempDir(), newFakeClock(true)), newFakeMaps(), NewLocalFences(fences), &events, testLogger(io.Discard))
+	r, err := New(testOptions(t.TempDir(), newFakeClock(true)), NewMapsData(newFakeMaps(), testLogger(io.Discard)), NewLocalFences(fences), &events, testLogger(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func (failingFences) Check(context.Context, Reading) (geofence.Result, error) {
 func TestFencesFailing(t *testing.T) {
 	maps := newFakeMaps()
 	logs := &lockedBuffer{}
-	r, err := New(testOptions(t.TempDir(), newFakeClock(true)), maps, failingFences{}, io.Discard, testLogger(logs))
+	r, err := New(testOptions(t.TempDir(), newFakeClock(true)), NewMapsData(maps, testLogger(io.Discard)), failingFences{}, io.Discard, testLogger(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestStatusWriteFails(t *testing.T) {
 	dir := t.TempDir()
 	logs := &lockedBuffer{}
 	maps := newFakeMaps()
-	r, err := New(testOptions(dir, newFakeClock(true)), maps, nil, io.Discard, testLogger(logs))
+	r, err := New(testOptions(dir, newFakeClock(true)), NewMapsData(maps, testLogger(io.Discard)), nil, io.Discard, testLogger(logs))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,8 @@ type Status struct {
 	Updated     time.Time `json:"updated"`
 	Running     bool      `json:"running"`
 	PID         int       `json:"pid"`
+	// Damaged is the spool this reporter found damaged and moved aside.
+	Damaged *Damaged `json:"damagedSpool,omitempty"`
 }
 
 // statusFile keeps status.json up to date while the reporter runs.

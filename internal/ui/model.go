@@ -32,6 +32,11 @@ type Options struct {
 	Renew int
 	// Note is an extra line under the title, such as the demo's.
 	Note string
+	// App, Tenant and Scopes say what the code signs in to: the app's
+	// display name, the tenant and the permissions asked for.
+	App    string
+	Tenant string
+	Scopes []string
 	// Now is the clock; tests pin it.
 	Now func() time.Time
 }

@@ -11,6 +11,33 @@ import (
 
 const appTitle = "Sign in to mapsdevice"
 
+// PhishingWarning is shown beside every code: device code phishing sends
+// people codes that sign the attacker in.
+const PhishingWarning = "Only continue if you started this sign-in on this device. If a website, a message or a person gave you this code, cancel."
+
+// ScopeNames says the scopes asked for in words: "Azure Maps
+// (user_impersonation)" for https://atlas.microsoft.com/user_impersonation;
+// the OpenID scopes are left out.
+func ScopeNames(scopes []string) string {
+	known := map[string]string{"atlas.microsoft.com": "Azure Maps", "vault.azure.net": "Key Vault"}
+	var names []string
+	for _, sc := range scopes {
+		rest, ok := strings.CutPrefix(sc, "https://")
+		if !ok {
+			if sc != "openid" && sc != "profile" && sc != "offline_access" && sc != "email" {
+				names = append(names, sc)
+			}
+			continue
+		}
+		host, perm, _ := strings.Cut(rest, "/")
+		if name, ok := known[host]; ok {
+			host = name
+		}
+		names = append(names, fmt.Sprintf("%s (%s)", host, perm))
+	}
+	return strings.Join(names, ", ")
+}
+
 var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 
 // View draws the screen for the terminal's size.
@@ -131,6 +158,7 @@ func (m Model) compact(w, h int) string {
 		"Open " + s.url.Render(m.code.VerificationURL),
 		"Code: " + s.code.Render(m.code.UserCode),
 		"Expires in " + countdown(m.code.ExpiresAt.Sub(m.now)) + " " + m.spin(),
+		s.problem.Render("Cancel if someone else gave you this code."),
 		s.hint.Render("Enlarge the window to see a QR code."),
 	}
 	return lipgloss.NewStyle().MaxWidth(w).MaxHeight(h).Render(strings.Join(lines, "\n"))
@@ -210,6 +238,9 @@ func (m Model) info(withQR bool, width int) string {
 	if m.code.VerificationURLComplete != "" && withQR {
 		lines = append(lines, "The QR code already holds the code:", "no typing needed.")
 	}
+	lines = append(lines, "")
+	lines = append(lines, m.subject()...)
+	lines = append(lines, s.problem.Render(PhishingWarning))
 	lines = append(lines, "", "Expires in "+s.code.Render(countdown(m.code.ExpiresAt.Sub(m.now))),
 		m.spin()+" Waiting for approval")
 	if m.flash != "" {
@@ -222,6 +253,25 @@ func (m Model) info(withQR bool, width int) string {
 		lines = append(lines, s.hint.Render("c copy code · q cancel"))
 	}
 	return lipgloss.NewStyle().Width(width).Render(strings.Join(lines, "\n"))
+}
+
+// subject is what the code signs in to, then a blank line; nothing when
+// the caller did not say.
+func (m Model) subject() []string {
+	var lines []string
+	if m.opts.App != "" {
+		lines = append(lines, "App:    "+m.styles.code.Render(m.opts.App))
+	}
+	if m.opts.Tenant != "" {
+		lines = append(lines, "Tenant: "+m.opts.Tenant)
+	}
+	if names := ScopeNames(m.opts.Scopes); names != "" {
+		lines = append(lines, "Access: "+names)
+	}
+	if len(lines) > 0 {
+		lines = append(lines, "")
+	}
+	return lines
 }
 
 func countdown(d time.Duration) string {

@@ -64,6 +64,56 @@ func golden(t *testing.T, name, got string) {
 // plain is the screen as a person reads it, without colour codes.
 func plain(m Model) string { return ansi.Strip(m.View().Content) }
 
+// subject is what a login says it signs in to.
+var subject = Options{App: "mapsdevice", Tenant: "6d617073-6465-4076-8963-656d756c6174",
+	Scopes: []string{"https://atlas.microsoft.com/user_impersonation", "offline_access"}}
+
+// TestWaitingSaysWhatItSignsInTo: the app, tenant, access and the whole
+// warning are on the screen beside a QR code, at 80x24 too.
+func TestWaitingSaysWhatItSignsInTo(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{80, 24}, {200, 60}} {
+		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			got := plain(screen(t, subject, size.w, size.h, codeMsg{code: testCode()}))
+			assertFits(t, got, size.w, size.h)
+			if !strings.Contains(got, "█▀▀▀▀▀█") {
+				t.Errorf("no QR code:\n%s", got)
+			}
+			// The text column read on its own, with the QR code's blocks
+			// taken out of each line.
+			flat := strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+				if strings.ContainsRune("█▀▄", r) {
+					return ' '
+				}
+				return r
+			}, got)), " ")
+			for _, want := range []string{"App: mapsdevice", "Tenant: " + subject.Tenant, "Access: Azure Maps (user_impersonation)", PhishingWarning} {
+				if !strings.Contains(flat, want) {
+					t.Errorf("screen lacks %q:\n%s", want, got)
+				}
+			}
+		})
+	}
+}
+
+func TestScopeNames(t *testing.T) {
+	tests := []struct {
+		scopes []string
+		want   string
+	}{
+		{[]string{"https://atlas.microsoft.com/user_impersonation", "openid", "offline_access"}, "Azure Maps (user_impersonation)"},
+		{[]string{"https://vault.azure.net/.default"}, "Key Vault (.default)"},
+		{[]string{"https://example.org/read", "custom"}, "example.org (read), custom"},
+		{nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := ScopeNames(tt.scopes); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestGoldenViews(t *testing.T) {
 	code := codeMsg{code: testCode()}
 	signed := resultMsg{res: auth.Result{Account: auth.Account{Username: "contributor@emulator.test", Name: "Connie Contributor", TenantID: "6d617073-6465-4076-8963-656d756c6174"}}}
@@ -73,8 +123,8 @@ func TestGoldenViews(t *testing.T) {
 		msgs []tea.Msg
 	}{
 		{"starting", Options{}, nil},
-		{"waiting", Options{}, []tea.Msg{code}},
-		{"waiting-kiosk", Options{Kiosk: true}, []tea.Msg{code}},
+		{"waiting", subject, []tea.Msg{code}},
+		{"waiting-kiosk", Options{Kiosk: true, App: subject.App, Tenant: subject.Tenant, Scopes: subject.Scopes}, []tea.Msg{code}},
 		{"signed-in", Options{}, []tea.Msg{code, signed}},
 		{"declined", Options{}, []tea.Msg{code, resultMsg{err: &auth.Error{Kind: auth.KindDeclined, Reason: "declined"}}}},
 		{"expired", Options{}, []tea.Msg{code, resultMsg{err: &auth.Error{Kind: auth.KindCodeExpired, Reason: "expired"}}}},

@@ -7,17 +7,22 @@
 // many callers are grouped into one transaction (one fsync), so a fast
 // sensor is not limited by the disk's sync rate.
 //
-// Readings are kept under increasing sequence numbers. The batch being
-// delivered is recorded with its id before the first attempt, so after a
-// crash the same readings go out under the same batch id.
+// Readings are kept under increasing sequence numbers. Batches are sealed,
+// body and all, before their first send and never re-cut, so after a crash
+// the same bytes go out under the same batch id. Each spool has a random
+// epoch, made when it is created, so a new spool never reuses batch ids.
 package spool
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sync"
 	"time"
 
@@ -36,9 +41,13 @@ const (
 
 var (
 	bucketReadings = []byte("readings")
+	bucketBatches  = []byte("batches")
+	bucketNotes    = []byte("notes")
 	bucketMeta     = []byte("meta")
 	keyCounters    = []byte("counters")
-	keyBatch       = []byte("batch")
+	keyEpoch       = []byte("epoch")
+	keyCheckpoint  = []byte("checkpoint")
+	keyFences      = []byte("fences")
 )
 
 // Counters survive restarts.
@@ -49,17 +58,43 @@ type Counters struct {
 	Delivered    uint64 `json:"delivered"`
 	Dropped      uint64 `json:"dropped"`
 	DeadLettered uint64 `json:"deadLettered"`
+	// Sealed is how many of the spooled readings are in sealed batches;
+	// SealedThrough the last sequence number sealed.
+	Sealed        int    `json:"sealed"`
+	SealedThrough uint64 `json:"sealedThrough"`
 }
 
-// Batch is a run of readings delivered together.
+// Batch is a sealed run of readings [First, Last] and the exact bytes
+// that carry them.
 type Batch struct {
-	ID       string `json:"id"`
-	First    uint64 `json:"first"`
-	Last     uint64 `json:"last"`
-	Attempts int    `json:"attempts"`
-	// Operation is the service's operation id once an upload was accepted.
-	Operation string   `json:"operation,omitempty"`
-	Records   [][]byte `json:"-"`
+	ID    string `json:"id"`
+	First uint64 `json:"first"`
+	Last  uint64 `json:"last"`
+	Count int    `json:"count"`
+	Body  []byte `json:"body"`
+}
+
+// Notes are what a sink records about a batch between its sends.
+type Notes struct {
+	Attempts  int    `json:"attempts"`
+	Operation string `json:"operation,omitempty"`
+}
+
+// Checkpoint is how far into an input file the spool holds: the file's
+// device and inode, and the offset after the last line taken.
+type Checkpoint struct {
+	Dev    uint64 `json:"dev"`
+	Ino    uint64 `json:"ino"`
+	Offset int64  `json:"offset"`
+}
+
+// Mark places an Append in an input file: Ends[i] is the offset after
+// reading i, End the offset after everything the Append covers (lines
+// dead-lettered included).
+type Mark struct {
+	Dev, Ino uint64
+	Ends     []int64
+	End      int64
 }
 
 // Spool is an open spool.
@@ -68,6 +103,7 @@ type Spool struct {
 	max    int
 	policy Policy
 	now    func() time.Time
+	epoch  string
 
 	appends chan *appendReq
 	quit    chan struct{} // closed by Close
@@ -80,6 +116,7 @@ type Spool struct {
 
 type appendReq struct {
 	recs [][]byte
+	mark *Mark
 	err  chan error
 }
 
@@ -89,10 +126,26 @@ var ErrFull = errors.New("the spool is full")
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("the spool is closed")
 
+// ErrSymlink is a spool file that is a symbolic link: it is not followed.
+var ErrSymlink = errors.New("the spool file is a symbolic link")
+
+// DamagedError is a spool file that cannot be read as a spool.
+type DamagedError struct {
+	Path string
+	Err  error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("spool %s is damaged: %v", e.Path, e.Err)
+}
+
+func (e *DamagedError) Unwrap() error { return e.Err }
+
 // Open opens or creates the spool file. max bounds the readings kept: with
-// DropOldest the oldest go first (never those of the batch in flight, which
-// may overflow the bound by its size); with Block, Append waits for room.
-// now stamps readings as they are accepted (nil means time.Now).
+// DropOldest the oldest go first (never those of sealed batches, which
+// may overflow the bound); with Block, Append waits for room. now stamps
+// readings as they are accepted (nil means time.Now). A file that is not
+// a sound spool gives a *DamagedError.
 func Open(path string, max int, policy Policy, now func() time.Time) (*Spool, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("spool size %d: must be at least 1", max)
@@ -103,39 +156,122 @@ func Open(path string, max int, policy Policy, now func() time.Time) (*Spool, er
 	if now == nil {
 		now = time.Now
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("open spool %s: %w", path, ErrSymlink)
+	}
+	db, err := openDB(path)
 	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("open spool %s: another process is using it", path)
-		}
-		return nil, fmt.Errorf("open spool: %w", err)
+		return nil, err
 	}
 	s := &Spool{db: db, max: max, policy: policy, now: now, appends: make(chan *appendReq, 64), quit: make(chan struct{}), done: make(chan struct{}), space: make(chan struct{}, 1)}
-	err = db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucketReadings); err != nil {
-			return err
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, &DamagedError{Path: path, Err: err}
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+func openDB(path string) (db *bolt.DB, err error) {
+	defer func() {
+		// bbolt panics on some damaged pages; a damaged file is not a crash.
+		if p := recover(); p != nil {
+			err = &DamagedError{Path: path, Err: fmt.Errorf("%v", p)}
 		}
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	switch {
+	case err == nil:
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("open spool %s: another process is using it", path)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
+		errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrInvalidMapping):
+		return nil, &DamagedError{Path: path, Err: err}
+	default:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("open spool: %w", err)
 		}
+		return nil, &DamagedError{Path: path, Err: err}
+	}
+	if cerr := check(db); cerr != nil {
+		db.Close()
+		return nil, &DamagedError{Path: path, Err: cerr}
+	}
+	return db, nil
+}
+
+// check walks every page once, so damage shows at start, not mid-run.
+func check(db *bolt.DB) error {
+	return db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Spool) init() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketReadings, bucketBatches, bucketNotes, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
 		var c Counters
 		if raw := meta.Get(keyCounters); raw != nil {
 			if err := json.Unmarshal(raw, &c); err != nil {
 				return fmt.Errorf("spool counters: %w", err)
 			}
 		}
-		// Count again: the readings themselves are the truth.
+		if e := meta.Get(keyEpoch); len(e) == 8 {
+			s.epoch = string(e)
+		} else {
+			var b [4]byte
+			rand.Read(b[:])
+			s.epoch = hex.EncodeToString(b[:])
+			if err := meta.Put(keyEpoch, []byte(s.epoch)); err != nil {
+				return err
+			}
+		}
+		// Count again: the readings and batches themselves are the truth.
 		c.Depth = tx.Bucket(bucketReadings).Stats().KeyN
+		c.Sealed = 0
+		err := tx.Bucket(bucketBatches).ForEach(func(_, v []byte) error {
+			var b Batch
+			if err := json.Unmarshal(v, &b); err != nil {
+				return fmt.Errorf("sealed batch: %w", err)
+			}
+			c.Sealed += b.Count
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		return s.save(tx, c)
 	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open spool: %w", err)
-	}
-	go s.commitLoop()
-	return s, nil
 }
+
+// MoveAside renames a damaged spool to path.damaged-<time> and returns
+// the new name.
+func MoveAside(path string, now time.Time) (string, error) {
+	to := path + ".damaged-" + now.UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, to); err != nil {
+		return "", fmt.Errorf("move damaged spool aside: %w", err)
+	}
+	return to, nil
+}
+
+// Epoch is the spool's random id, made when it was created.
+func (s *Spool) Epoch() string { return s.epoch }
 
 // Close stops the committer and closes the file.
 func (s *Spool) Close() error {
@@ -152,13 +288,14 @@ func (s *Spool) Close() error {
 }
 
 // Append commits readings; when it returns nil they are on disk. With the
-// block policy it waits for room until ctx ends.
-func (s *Spool) Append(ctx context.Context, recs [][]byte) error {
-	if len(recs) == 0 {
+// block policy it waits for room until ctx ends. A non-nil mark commits
+// the input file's checkpoint in the same transaction.
+func (s *Spool) Append(ctx context.Context, recs [][]byte, mark *Mark) error {
+	if len(recs) == 0 && mark == nil {
 		return nil
 	}
 	for {
-		req := &appendReq{recs: recs, err: make(chan error, 1)}
+		req := &appendReq{recs: recs, mark: mark, err: make(chan error, 1)}
 		select {
 		case s.appends <- req:
 		case <-ctx.Done():
@@ -173,7 +310,7 @@ func (s *Spool) Append(ctx context.Context, recs [][]byte) error {
 			return ErrClosed
 		}
 		if errors.Is(err, errPartial) {
-			recs = req.recs
+			recs, mark = req.recs, req.mark
 			continue
 		}
 		if !errors.Is(err, ErrFull) {
@@ -223,7 +360,7 @@ func (s *Spool) commit(group []*appendReq) []error {
 		c := s.load(tx)
 		for i, r := range group {
 			recs := r.recs
-			if s.policy == Block {
+			if s.policy == Block && len(recs) > 0 {
 				room := s.max - c.Depth
 				if room <= 0 {
 					errs[i] = ErrFull
@@ -242,9 +379,19 @@ func (s *Spool) commit(group []*appendReq) []error {
 			}
 			c.Depth += len(recs)
 			c.Accepted += uint64(len(recs))
+			if r.mark != nil {
+				cp := Checkpoint{Dev: r.mark.Dev, Ino: r.mark.Ino, Offset: r.mark.End}
+				if errs[i] == errPartial {
+					cp.Offset = r.mark.Ends[len(recs)-1]
+					r.mark = &Mark{Dev: r.mark.Dev, Ino: r.mark.Ino, Ends: r.mark.Ends[len(recs):], End: r.mark.End}
+				}
+				if err := putJSON(tx, keyCheckpoint, cp); err != nil {
+					return err
+				}
+			}
 		}
 		if over := c.Depth - s.max; over > 0 {
-			dropped, err := dropOldest(b, over, s.batchOf(tx))
+			dropped, err := dropOldest(b, over, c.SealedThrough)
 			if err != nil {
 				return err
 			}
@@ -265,14 +412,11 @@ func (s *Spool) commit(group []*appendReq) []error {
 // left in the request for another try.
 var errPartial = errors.New("spool: part committed")
 
-// dropOldest removes up to n readings, sparing the batch in flight.
-func dropOldest(b *bolt.Bucket, n int, batch *Batch) (int, error) {
+// dropOldest removes up to n readings not yet sealed.
+func dropOldest(b *bolt.Bucket, n int, sealedThrough uint64) (int, error) {
 	var keys [][]byte
 	c := b.Cursor()
-	for k, _ := c.First(); k != nil && len(keys) < n; k, _ = c.Next() {
-		if seq := binary.BigEndian.Uint64(k); batch != nil && seq >= batch.First && seq <= batch.Last {
-			continue
-		}
+	for k, _ := c.Seek(seqKey(sealedThrough + 1)); k != nil && len(keys) < n; k, _ = c.Next() {
 		keys = append(keys, append([]byte(nil), k...))
 	}
 	for _, k := range keys {
@@ -299,61 +443,75 @@ func (s *Spool) load(tx *bolt.Tx) Counters {
 }
 
 func (s *Spool) save(tx *bolt.Tx, c Counters) error {
-	raw, err := json.Marshal(c)
+	return putJSON(tx, keyCounters, c)
+}
+
+func putJSON(tx *bolt.Tx, key []byte, v any) error {
+	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketMeta).Put(keyCounters, raw)
+	return tx.Bucket(bucketMeta).Put(key, raw)
 }
 
-func (s *Spool) batchOf(tx *bolt.Tx) *Batch {
-	raw := tx.Bucket(bucketMeta).Get(keyBatch)
-	if raw == nil {
-		return nil
+// Sealed returns the sealed batches, oldest first: after a restart, they
+// go again unchanged.
+func (s *Spool) Sealed() ([]Batch, error) {
+	var out []Batch
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBatches).ForEach(func(_, v []byte) error {
+			var b Batch
+			if err := json.Unmarshal(v, &b); err != nil {
+				return err
+			}
+			out = append(out, b)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read sealed batches: %w", err)
 	}
-	var b Batch
-	if json.Unmarshal(raw, &b) != nil {
-		return nil
-	}
-	return &b
+	return out, nil
 }
 
-// Next returns the batch to deliver: the one in flight, if a delivery was
-// interrupted, or else a new one of up to n of the oldest readings, whose
-// id is recorded before anything is sent. ok is false when the spool is
-// empty.
-func (s *Spool) Next(n int, newID func() string) (Batch, bool, error) {
+// Seal makes a batch of up to n of the oldest readings not yet sealed,
+// stopping before the body would pass maxBytes (but taking at least one).
+// line turns a reading into its line of the body (without the newline),
+// id names the batch by its first sequence number. ok is false when there
+// is nothing to seal.
+func (s *Spool) Seal(n, maxBytes int, line func(seq uint64, rec []byte) []byte, id func(first uint64) string) (Batch, bool, error) {
 	var out Batch
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketReadings).Cursor()
-		if cur := s.batchOf(tx); cur != nil {
-			out = *cur
-			for k, v := c.Seek(seqKey(out.First)); k != nil && binary.BigEndian.Uint64(k) <= out.Last; k, v = c.Next() {
-				out.Records = append(out.Records, record(v))
-			}
-			if len(out.Records) > 0 {
-				return nil
-			}
-			out = Batch{} // its readings are gone: start afresh
-		}
-		for k, v := c.First(); k != nil && len(out.Records) < n; k, v = c.Next() {
+		c := s.load(tx)
+		cur := tx.Bucket(bucketReadings).Cursor()
+		for k, v := cur.Seek(seqKey(c.SealedThrough + 1)); k != nil && out.Count < n; k, v = cur.Next() {
 			seq := binary.BigEndian.Uint64(k)
-			if len(out.Records) == 0 {
+			l := line(seq, record(v))
+			if out.Count > 0 && len(out.Body)+len(l)+1 > maxBytes {
+				break
+			}
+			if out.Count == 0 {
 				out.First = seq
 			}
 			out.Last = seq
-			out.Records = append(out.Records, record(v))
+			out.Body = append(append(out.Body, l...), '\n')
+			out.Count++
 		}
-		if len(out.Records) == 0 {
-			return tx.Bucket(bucketMeta).Delete(keyBatch)
+		if out.Count == 0 {
+			return nil
 		}
-		out.ID = newID()
-		return putBatch(tx, out)
+		out.ID = id(out.First)
+		c.Sealed += out.Count
+		c.SealedThrough = out.Last
+		if err := putBatch(tx, out); err != nil {
+			return err
+		}
+		return s.save(tx, c)
 	})
 	if err != nil {
-		return Batch{}, false, fmt.Errorf("read spool: %w", err)
+		return Batch{}, false, fmt.Errorf("seal batch: %w", err)
 	}
-	return out, len(out.Records) > 0, nil
+	return out, out.Count > 0, nil
 }
 
 func putBatch(tx *bolt.Tx, b Batch) error {
@@ -361,20 +519,80 @@ func putBatch(tx *bolt.Tx, b Batch) error {
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketMeta).Put(keyBatch, raw)
+	return tx.Bucket(bucketBatches).Put(seqKey(b.First), raw)
 }
 
-// Save records the batch's attempts and operation.
-func (s *Spool) Save(b Batch) error {
-	err := s.db.Update(func(tx *bolt.Tx) error { return putBatch(tx, b) })
-	if err != nil {
-		return fmt.Errorf("record delivery attempt: %w", err)
+// Split re-seals a batch of two or more readings as two children,
+// {ID}.1 and {ID}.2, in one transaction, before either is sent.
+func (s *Spool) Split(b Batch) ([2]Batch, error) {
+	var kids [2]Batch
+	if b.Count < 2 {
+		return kids, fmt.Errorf("split batch %s: it has %d reading", b.ID, b.Count)
 	}
-	return nil
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var seqs []uint64
+		cur := tx.Bucket(bucketReadings).Cursor()
+		for k, _ := cur.Seek(seqKey(b.First)); k != nil && binary.BigEndian.Uint64(k) <= b.Last; k, _ = cur.Next() {
+			seqs = append(seqs, binary.BigEndian.Uint64(k))
+		}
+		lines := splitLines(b.Body)
+		if len(seqs) != b.Count || len(lines) != b.Count {
+			return fmt.Errorf("batch %s holds %d readings and %d lines, not %d", b.ID, len(seqs), len(lines), b.Count)
+		}
+		half := b.Count / 2
+		parts := [2][2]int{{0, half}, {half, b.Count}}
+		for i, p := range parts {
+			kids[i] = Batch{ID: fmt.Sprintf("%s.%d", b.ID, i+1), First: seqs[p[0]], Last: seqs[p[1]-1], Count: p[1] - p[0]}
+			for _, l := range lines[p[0]:p[1]] {
+				kids[i].Body = append(append(kids[i].Body, l...), '\n')
+			}
+		}
+		if err := tx.Bucket(bucketBatches).Delete(seqKey(b.First)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketNotes).Delete([]byte(b.ID)); err != nil {
+			return err
+		}
+		for _, k := range kids {
+			if err := putBatch(tx, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return kids, fmt.Errorf("split batch: %w", err)
+	}
+	return kids, nil
 }
 
-// Ack removes a delivered batch's readings.
+func splitLines(body []byte) [][]byte {
+	var out [][]byte
+	for len(body) > 0 {
+		i := 0
+		for i < len(body) && body[i] != '\n' {
+			i++
+		}
+		out = append(out, body[:i])
+		if i < len(body) {
+			i++
+		}
+		body = body[i:]
+	}
+	return out
+}
+
+// Ack removes a delivered batch and its readings in one transaction.
 func (s *Spool) Ack(b Batch) error {
+	return s.remove(b, func(c *Counters, n int) { c.Delivered += uint64(n) }, "remove delivered readings")
+}
+
+// DeadLetter removes a batch whose readings went to the dead-letter file.
+func (s *Spool) DeadLetter(b Batch) error {
+	return s.remove(b, func(c *Counters, n int) { c.DeadLettered += uint64(n) }, "remove dead-lettered readings")
+}
+
+func (s *Spool) remove(b Batch, count func(*Counters, int), what string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketReadings)
 		cur := bucket.Cursor()
@@ -387,16 +605,24 @@ func (s *Spool) Ack(b Batch) error {
 				return err
 			}
 		}
-		c := s.load(tx)
-		c.Depth -= len(keys)
-		c.Delivered += uint64(len(keys))
-		if err := tx.Bucket(bucketMeta).Delete(keyBatch); err != nil {
+		batches := tx.Bucket(bucketBatches)
+		if batches.Get(seqKey(b.First)) == nil {
+			return nil // removed already
+		}
+		if err := batches.Delete(seqKey(b.First)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketNotes).Delete([]byte(b.ID)); err != nil {
+			return err
+		}
+		c := s.load(tx)
+		c.Depth -= len(keys)
+		c.Sealed -= b.Count
+		count(&c, len(keys))
 		return s.save(tx, c)
 	})
 	if err != nil {
-		return fmt.Errorf("remove delivered readings: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	select {
 	case s.space <- struct{}{}:
@@ -405,7 +631,35 @@ func (s *Spool) Ack(b Batch) error {
 	return nil
 }
 
-// DeadLettered counts readings refused as malformed.
+// Notes reads what a sink noted about a batch.
+func (s *Spool) Notes(batchID string) (Notes, error) {
+	var n Notes
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if raw := tx.Bucket(bucketNotes).Get([]byte(batchID)); raw != nil {
+			return json.Unmarshal(raw, &n)
+		}
+		return nil
+	})
+	if err != nil {
+		return Notes{}, fmt.Errorf("read batch notes: %w", err)
+	}
+	return n, nil
+}
+
+// SetNotes records what a sink notes about a batch until it is removed.
+func (s *Spool) SetNotes(batchID string, n Notes) error {
+	raw, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNotes).Put([]byte(batchID), raw) })
+	if err != nil {
+		return fmt.Errorf("record delivery attempt: %w", err)
+	}
+	return nil
+}
+
+// DeadLettered counts readings refused at ingest.
 func (s *Spool) DeadLettered(n int) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		c := s.load(tx)
@@ -414,20 +668,65 @@ func (s *Spool) DeadLettered(n int) error {
 	})
 }
 
+// Checkpoint is the input file position last committed; ok is false if
+// none was.
+func (s *Spool) Checkpoint() (cp Checkpoint, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketMeta).Get(keyCheckpoint)
+		if raw == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(raw, &cp)
+	})
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("read input checkpoint: %w", err)
+	}
+	return cp, ok, nil
+}
+
+// FenceState is what SetFenceState kept, or nil.
+func (s *Spool) FenceState() ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		out = append([]byte(nil), tx.Bucket(bucketMeta).Get(keyFences)...)
+		return nil
+	})
+	return out, err
+}
+
+// SetFenceState keeps which fences each device is inside.
+func (s *Spool) SetFenceState(state []byte) error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyFences, state) })
+	if err != nil {
+		return fmt.Errorf("record geofence state: %w", err)
+	}
+	return nil
+}
+
 // Stats is the spool's state.
 type Stats struct {
 	Counters
-	// Oldest is when the oldest reading still spooled was accepted.
-	Oldest time.Time `json:"oldest,omitempty"`
+	// Oldest is when the oldest reading still spooled was accepted;
+	// OldestUnsealed the same among those not yet in a batch.
+	Oldest         time.Time `json:"oldest,omitempty"`
+	OldestUnsealed time.Time `json:"-"`
 }
 
-// Stats reads the counters and the oldest reading's age.
+// Unsealed is how many spooled readings are not yet in a batch.
+func (st Stats) Unsealed() int { return st.Depth - st.Sealed }
+
+// Stats reads the counters and the oldest readings' ages.
 func (s *Spool) Stats() (Stats, error) {
 	var st Stats
 	err := s.db.View(func(tx *bolt.Tx) error {
 		st.Counters = s.load(tx)
-		if _, v := tx.Bucket(bucketReadings).Cursor().First(); len(v) >= 8 {
+		cur := tx.Bucket(bucketReadings).Cursor()
+		if _, v := cur.First(); len(v) >= 8 {
 			st.Oldest = time.Unix(0, int64(binary.BigEndian.Uint64(v[:8])))
+		}
+		if _, v := cur.Seek(seqKey(st.SealedThrough + 1)); len(v) >= 8 {
+			st.OldestUnsealed = time.Unix(0, int64(binary.BigEndian.Uint64(v[:8])))
 		}
 		return nil
 	})
