@@ -193,11 +193,7 @@ func (a *App) AccessToken(ctx context.Context, resource string, fresh bool) (Res
 	if fresh {
 		key += " fresh"
 	}
-	v, err, _ := a.group.Do(key, func() (any, error) { return a.acquire(ctx, resource, fresh) })
-	if err != nil {
-		return Result{}, err
-	}
-	return v.(Result), nil
+	return shared(ctx, &a.group, key, func(ctx context.Context) (Result, error) { return a.acquire(ctx, resource, fresh) })
 }
 
 func (a *App) acquire(ctx context.Context, resource string, fresh bool) (Result, error) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // The kinds of credential, as --credential names them.
@@ -113,4 +115,21 @@ func (c *Client) AccessToken(ctx context.Context, resource string, fresh bool) (
 // Identity says which app the person signed in to.
 func (c *Client) Identity() Identity {
 	return Identity{Kind: CredentialDeviceCode, Authority: c.authority, ClientID: c.clientID}
+}
+
+// shared makes one request for all concurrent callers of key. It runs on a
+// context of its own, bounded by acquire's timeout, so that one caller
+// giving up does not fail the others; each caller waits only as long as
+// its own context allows.
+func shared(ctx context.Context, g *singleflight.Group, key string, acquire func(context.Context) (Result, error)) (Result, error) {
+	ch := g.DoChan(key, func() (any, error) { return acquire(context.WithoutCancel(ctx)) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Result{}, r.Err
+		}
+		return r.Val.(Result), nil
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
 }

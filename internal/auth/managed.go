@@ -152,11 +152,7 @@ func (m *Managed) AccessToken(ctx context.Context, resource string, fresh bool) 
 	if fresh {
 		key += " fresh"
 	}
-	v, err, _ := m.group.Do(key, func() (any, error) { return m.acquire(ctx, resource, fresh) })
-	if err != nil {
-		return Result{}, err
-	}
-	return v.(Result), nil
+	return shared(ctx, &m.group, key, func(ctx context.Context) (Result, error) { return m.acquire(ctx, resource, fresh) })
 }
 
 func (m *Managed) acquire(ctx context.Context, resource string, fresh bool) (Result, error) {

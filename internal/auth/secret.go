@@ -38,7 +38,8 @@ func (e *ReadableError) Error() string {
 // SecretSource is where a client secret comes from; the first that is
 // set wins. Secrets are never taken from the command line.
 type SecretSource struct {
-	// File is a path, or "-" for Stdin. A file is read again when it
+	// File is a path, or "-" for the first line of Stdin (the rest is
+	// left for the command: readings, positions). A file is read again when it
 	// changes, so a rotated secret needs no restart.
 	File  string
 	Stdin io.Reader
@@ -69,11 +70,11 @@ func newSecretReader(src SecretSource, warn func(error)) (*secretReader, error) 
 		if src.Stdin == nil {
 			return nil, credentialError("the client secret", errors.New("standard input is not available"))
 		}
-		data, err := io.ReadAll(io.LimitReader(src.Stdin, 64<<10))
+		line, err := firstLineOf(src.Stdin)
 		if err != nil {
 			return nil, credentialError("the client secret from standard input", err)
 		}
-		r.value = strings.TrimSpace(string(data))
+		r.value = strings.TrimSpace(line)
 	case src.File != "":
 		r.path = src.File
 	case src.Value != "":
@@ -194,4 +195,27 @@ func credentialError(what string, err error) error {
 		return err
 	}
 	return &Error{Kind: KindCredential, Reason: what + ": " + firstLine(err.Error()), Err: err}
+}
+
+// firstLineOf reads one line, a byte at a time so that nothing after it
+// is taken from a command's own input on the same stream.
+func firstLineOf(r io.Reader) (string, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for len(line) < 64<<10 {
+		n, err := r.Read(b)
+		if n == 1 {
+			if b[0] == '\n' {
+				return string(line), nil
+			}
+			line = append(line, b[0])
+		}
+		if errors.Is(err, io.EOF) {
+			return string(line), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", errors.New("the first line is over 64 KB")
 }

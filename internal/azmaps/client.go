@@ -33,10 +33,13 @@ type TokenSource interface {
 	Token(ctx context.Context, refresh bool) (string, error)
 }
 
-// KeySource gives the shared key, as when it is kept in Key Vault. With
-// refresh it must fetch the key again: Maps refused the one it had.
+// KeySource gives the shared key, as when it is kept in Key Vault.
+// refused is the key Maps has just refused (it was rotated), or empty. A
+// source fetches the key again while it still holds the refused one, and
+// otherwise gives the one it has: when many requests in flight meet the
+// rotation at once, the key is read once.
 type KeySource interface {
-	Key(ctx context.Context, refresh bool) (string, error)
+	Key(ctx context.Context, refused string) (string, error)
 }
 
 // Config says where and how to reach Azure Maps.
@@ -167,9 +170,10 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		return nil, ErrForeignHost
 	}
 	refreshed, refresh := false, false
+	var key, refused string // the shared key sent, and the one Maps refused
 	for attempt := 0; ; attempt++ {
-		resp, err := c.send(ctx, r, refresh)
-		refresh = false
+		resp, sent, err := c.send(ctx, r, refresh, refused)
+		refresh, refused, key = false, "", sent
 		var te *transportError
 		if errors.As(err, &te) {
 			if ctx.Err() != nil {
@@ -190,6 +194,7 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			return resp, nil
 		}
 		apiErr := readAPIError(resp, c.base)
+		apiErr.Keyed = c.cfg.keyed()
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized && !c.cfg.keyed() && !refreshed && apiErr.AuthError == "invalid_token":
 			// The token may have expired early or been revoked: get a new
@@ -199,7 +204,7 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		case resp.StatusCode == http.StatusUnauthorized && c.cfg.Keys != nil && !refreshed:
 			// The key may have been rotated: fetch it again and try once
 			// more.
-			refreshed, refresh = true, true
+			refreshed, refused = true, key
 			continue
 		case retryable(resp.StatusCode, r.idempotent) && attempt < c.cfg.Retries:
 			if werr := c.wait(ctx, attempt, resp.Header.Get("Retry-After")); werr != nil {
@@ -211,16 +216,18 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	}
 }
 
-// send makes one attempt. Only a failure of the transport comes back as a
-// *transportError, which is worth another try.
-func (c *Client) send(ctx context.Context, r request, refresh bool) (*http.Response, error) {
+// send makes one attempt, and says which shared key it sent, if any. Only
+// a failure of the transport comes back as a *transportError, which is
+// worth another try.
+func (c *Client) send(ctx context.Context, r request, refresh bool, refused string) (*http.Response, string, error) {
 	u := *r.url
+	var key string
 	if c.cfg.keyed() {
-		key := c.cfg.Key
+		key = c.cfg.Key
 		if c.cfg.Keys != nil {
-			k, err := c.cfg.Keys.Key(ctx, refresh)
+			k, err := c.cfg.Keys.Key(ctx, refused)
 			if err != nil {
-				return nil, &KeyError{Err: err}
+				return nil, "", &KeyError{Err: err}
 			}
 			key = k
 		}
@@ -230,13 +237,13 @@ func (c *Client) send(ctx context.Context, r request, refresh bool) (*http.Respo
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("build request: %s", Redact(err.Error()))
+		return nil, key, fmt.Errorf("build request: %s", Redact(err.Error()))
 	}
 	req.Header.Set("Accept", "application/json")
 	if !c.cfg.keyed() {
 		tok, err := c.cfg.Tokens.Token(ctx, refresh)
 		if err != nil {
-			return nil, &TokenError{Err: err}
+			return nil, key, &TokenError{Err: err}
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("x-ms-client-id", c.cfg.ClientID)
@@ -244,7 +251,7 @@ func (c *Client) send(ctx context.Context, r request, refresh bool) (*http.Respo
 	if r.body != nil {
 		b, err := r.body.Open()
 		if err != nil {
-			return nil, fmt.Errorf("open request body: %w", err)
+			return nil, key, fmt.Errorf("open request body: %w", err)
 		}
 		req.Body, req.ContentLength = c.counting(b, r.body.Size), r.body.Size
 		ct := r.contentType
@@ -260,9 +267,9 @@ func (c *Client) send(ctx context.Context, r request, refresh bool) (*http.Respo
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, &transportError{err: err}
+		return nil, key, &transportError{err: err}
 	}
-	return resp, nil
+	return resp, key, nil
 }
 
 // transportError is a request that failed on its way: no answer came.
@@ -363,6 +370,8 @@ type APIError struct {
 	// Retired is set when the real Azure Maps answered a path of a
 	// service Microsoft has retired.
 	Retired bool
+	// Keyed is set when the request carried a shared key, not a token.
+	Keyed   bool
 	Details []ErrorDetail
 }
 

@@ -26,10 +26,10 @@ type vaultedKey struct {
 	reads int
 }
 
-func (k *vaultedKey) Key(_ context.Context, refresh bool) (string, error) {
+func (k *vaultedKey) Key(_ context.Context, refused string) (string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.key == "" || refresh {
+	if k.key == "" || refused == k.key {
 		k.key = k.srv.SharedKeys()[0]
 		k.reads++
 	}
@@ -63,7 +63,7 @@ func TestRotatedKeyIsReadAgain(t *testing.T) {
 // staticKey is a key that never changes, however often it is read.
 type staticKey string
 
-func (k staticKey) Key(context.Context, bool) (string, error) { return string(k), nil }
+func (k staticKey) Key(context.Context, string) (string, error) { return string(k), nil }
 
 // TestWrongKeyIsReadOnce: a key refused even after reading it again is
 // an error, not a loop.

@@ -597,6 +597,11 @@ func TestMapsKeyFromFileAndArgv(t *testing.T) {
 			}
 		})
 	}
+	// A refused key is not a lost sign-in: exit 1, and no advice to log in.
+	out, errOut, code := e.with("MAPSDEVICE_MAPS_KEY=not-the-key").run("api", "/mapData", "--query", "api-version=2.0", "--json")
+	if code != 1 || !strings.Contains(out, `"code":"key_refused"`) || strings.Contains(out+errOut, "login") || strings.Contains(out+errOut, "not-the-key") {
+		t.Errorf("a wrong key: exit %d: %s %s", code, out, errOut)
+	}
 }
 
 // TestManagedIdentityUnreachable: an endpoint that never answers fails

@@ -43,13 +43,13 @@ type credentialFlags struct {
 
 func (c *credentialFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Kind, "credential", auth.CredentialDeviceCode, "how to get tokens: device-code, client-secret, client-certificate, workload-identity or managed-identity")
-	fs.StringVar(&c.SecretFile, "client-secret-file", "", "file with the app's client secret, or - for standard input; else MAPSDEVICE_CLIENT_SECRET, else $CREDENTIALS_DIRECTORY/client-secret (systemd)")
+	fs.StringVar(&c.SecretFile, "client-secret-file", "", "file with the app's client secret, or - for the first line of stdin; else MAPSDEVICE_CLIENT_SECRET, else $CREDENTIALS_DIRECTORY/client-secret (systemd)")
 	fs.StringVar(&c.Certificate, "client-certificate", "", "the app's certificate with its RSA key: PEM or PFX")
 	fs.StringVar(&c.PasswordFile, "client-certificate-password-file", "", "file with the PFX password; else MAPSDEVICE_CLIENT_CERTIFICATE_PASSWORD")
 	fs.BoolVar(&c.SendChain, "send-certificate-chain", false, "send the certificate chain with each request, for apps that trust a subject name and issuer")
 	fs.StringVar(&c.FederatedToken, "federated-token-file", "", "file with the federated token, read for every token (default $AZURE_FEDERATED_TOKEN_FILE)")
 	fs.StringVar(&c.ManagedIdentity, "managed-identity", "system", "which managed identity: system, or a user-assigned one as client-id=GUID, object-id=GUID or resource-id=/subscriptions/...")
-	fs.DurationVar(&c.Timeout, "timeout", auth.DefaultTimeout, "longest wait for one token of an app credential or managed identity")
+	fs.DurationVar(&c.Timeout, "timeout", auth.DefaultTimeout, "longest wait for an app or managed identity token, or a Key Vault read")
 }
 
 // check says what is wrong with the group before anything starts.

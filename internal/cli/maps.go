@@ -115,12 +115,14 @@ func (m mapsSettings) vaultKey(ctx context.Context, stdio Stdio, s settings) (*v
 		return nil, err
 	}
 	k := &vaultKey{
-		vault:   &keyvault.Client{HTTP: &http.Client{Transport: tr}, Tokens: vaultTokens{cred}},
+		// A vault that never answers must not hold up every Maps request
+		// waiting behind the key: each read is bounded by --timeout.
+		vault:   &keyvault.Client{HTTP: &http.Client{Transport: tr, Timeout: s.Cred.Timeout}, Tokens: vaultTokens{cred}},
 		secret:  secret,
 		refresh: m.KeyRefresh,
 		seen:    stdio.secrets.add,
 	}
-	if _, err := k.Key(ctx, false); err != nil {
+	if _, err := k.Key(ctx, ""); err != nil {
 		return nil, err
 	}
 	return k, nil

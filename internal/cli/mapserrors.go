@@ -67,10 +67,13 @@ func explainMaps(err error, s settings) *exitError {
 			"(MAPSDEVICE_MAPS_ENDPOINT) at a compatible endpoint, such as 'mapsdevice emulator'."}
 	case api.Status == 401 && api.AuthError == "InvalidClientId":
 		return &exitError{code: ExitError, errCode: "invalid_client_id", msg: what + ".\nCheck --maps-client-id: it must be the Client ID of this Maps account."}
+	case api.Status == 401 && api.Keyed:
+		// Signing in again cannot help a key.
+		return &exitError{code: ExitError, errCode: "key_refused", msg: what + ".\nThe Maps service refused the shared key: it was rotated, or it is another account's.\nCheck the key in --maps-key-file, MAPSDEVICE_MAPS_KEY or the Key Vault secret of --maps-key-from-vault."}
 	case api.Status == 401 && s.Cred.app():
-		return &exitError{code: ExitError, errCode: "unauthorized", msg: what + ".\nThe Maps service did not accept the app's token, or the shared key if one is set. Check --maps-client-id, and that the app or identity has an Azure Maps data role on this account."}
+		return &exitError{code: ExitError, errCode: "unauthorized", msg: what + ".\nThe Maps service did not accept the app's token. Check --maps-client-id, and that the app or identity has an Azure Maps data role on this account."}
 	case api.Status == 401:
-		return &exitError{code: ExitSignIn, errCode: "sign_in_needed", msg: what + ".\nThe Maps service did not accept the sign-in, or the shared key if one is set. Run 'mapsdevice login', or check the key (--maps-key-file, --maps-key-from-vault)."}
+		return &exitError{code: ExitSignIn, errCode: "sign_in_needed", msg: what + ".\nThe Maps service did not accept the sign-in. Run 'mapsdevice login'."}
 	case api.Status == 403 && s.Cred.app():
 		return &exitError{code: ExitError, errCode: "forbidden", msg: what + ".\nThe app or managed identity needs an Azure Maps data role on this Maps account (Data Reader to read, Data Contributor to change)."}
 	case api.Status == 403:

@@ -32,9 +32,10 @@ type vaultKey struct {
 	next  time.Time
 }
 
-func (k *vaultKey) Key(ctx context.Context, refresh bool) (string, error) {
+func (k *vaultKey) Key(ctx context.Context, refused string) (string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	refresh := refused != "" && refused == k.value // else another request read it already
 	if k.value != "" && !refresh && time.Now().Before(k.next) {
 		return k.value, nil
 	}
@@ -71,15 +72,16 @@ func newFileKey(ctx context.Context, path string, refresh time.Duration, stdio S
 	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 && !isWindows() {
 		fmt.Fprintf(stdio.Err, "Warning: %s can be read by other users (mode %04o). It holds a secret: make it readable by its owner only (chmod 600 %s).\n", path, st.Mode().Perm(), path)
 	}
-	if _, err := k.Key(ctx, false); err != nil {
+	if _, err := k.Key(ctx, ""); err != nil {
 		return nil, usageError{err}
 	}
 	return k, nil
 }
 
-func (k *fileKey) Key(_ context.Context, refresh bool) (string, error) {
+func (k *fileKey) Key(_ context.Context, refused string) (string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	refresh := refused != "" && refused == k.value
 	if k.value != "" && !refresh && time.Now().Before(k.next) {
 		return k.value, nil
 	}

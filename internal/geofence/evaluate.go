@@ -445,13 +445,19 @@ func (p Period) covers(t time.Time) bool {
 			step *= 7
 		}
 		start = p.Start.Add(t.Sub(p.Start) / step * step)
-	default: // Monthly, Yearly: months differ in length, so step.
-		for n := 1; ; n++ {
-			next := p.occurrence(n)
-			if next.After(t) {
-				break
-			}
-			start = next
+	default: // Monthly, Yearly: months differ in length, so count them.
+		elapsed := t.Year() - p.Start.Year()
+		if p.Recurrence == "Monthly" {
+			elapsed = elapsed*12 + int(t.Month()) - int(p.Start.Month())
+		}
+		// The n-th occurrence is in the month (or year) elapsed/step, or a
+		// later one where a short month pushes it on; step back past t.
+		n := elapsed / max(p.Frequency, 1)
+		for n > 0 && p.occurrence(n).After(t) {
+			n--
+		}
+		if n > 0 {
+			start = p.occurrence(n)
 		}
 	}
 	return t.Before(start.Add(p.End.Sub(p.Start)))

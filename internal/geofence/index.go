@@ -246,6 +246,12 @@ type edgeIndex struct {
 
 func newEdgeIndex(f Fence, parts []part) *edgeIndex {
 	e := &edgeIndex{parts: parts, oneRing: f.Kind == KindPolygon && len(parts) == 1}
+	if lo, hi, _ := bounds(parts); hi[0]-lo[0] >= 360 {
+		// A ring the whole way round meets itself at ±180, where its
+		// edges coincide in opposite directions: the side of the nearest
+		// one says nothing.
+		e.oneRing = false
+	}
 	var boxes []box
 	for pi := range parts {
 		p := &parts[pi]

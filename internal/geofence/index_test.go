@@ -250,3 +250,39 @@ func TestRingPassMatchesGeneral(t *testing.T) {
 		t.Errorf("%d rings passed and %d declined; want most passed and those across the antimeridian declined", passed, declined)
 	}
 }
+
+// TestIndexBandRoundTheWorld: a ring the whole way round, with enough
+// vertices for an edge index, answers as Evaluate does next to ±180,
+// where its two seam edges lie on one line.
+func TestIndexBandRoundTheWorld(t *testing.T) {
+	var ring orb.Ring
+	for i := 0; i <= 64; i++ {
+		ring = append(ring, orb.Point{-180 + 360*float64(i)/64, -1})
+	}
+	for i := 64; i >= 0; i-- {
+		ring = append(ring, orb.Point{-180 + 360*float64(i)/64, 1})
+	}
+	ring = append(ring, ring[0])
+	var cap orb.Ring // a polar cap, with enough vertices for an edge index
+	for i := 0; i <= manyVertices; i++ {
+		cap = append(cap, orb.Point{-180 + 360*float64(i)/manyVertices, 89.99})
+	}
+	cap = append(cap, orb.Point{180, 90}, orb.Point{-180, 90}, cap[0])
+	fences := []Fence{
+		{GeometryID: "band", Kind: KindPolygon, Geometry: orb.Polygon{ring}},
+		{GeometryID: "cap", Kind: KindPolygon, Geometry: orb.Polygon{cap}},
+	}
+	ix := NewIndex(fences)
+	if ix.edges[0] == nil || ix.edges[1] == nil {
+		t.Fatal("the fences have no edge index; the test would not reach it")
+	}
+	for _, q := range []Query{
+		{Lat: 0, Lon: 179.9999, SearchBuffer: 50}, {Lat: 0, Lon: -179.9999, SearchBuffer: 50},
+		{Lat: 0.5, Lon: 180, SearchBuffer: 0}, {Lat: 0.2, Lon: 0, SearchBuffer: 500},
+		{Lat: 89.995, Lon: 179.99, SearchBuffer: 50}, {Lat: 89.995, Lon: -179.99, SearchBuffer: 500},
+	} {
+		if msg := compareResults(ix.Evaluate(q), Evaluate(fences, q)); msg != "" {
+			t.Errorf("lat %v lon %v buffer %v: %s", q.Lat, q.Lon, q.SearchBuffer, msg)
+		}
+	}
+}

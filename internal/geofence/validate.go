@@ -51,6 +51,10 @@ func (e *InvalidError) Error() string {
 	return fmt.Sprintf("the geofence GeoJSON has %d problem(s); the first: %s", len(e.Problems), e.Problems[0])
 }
 
+// maxFrequency bounds recurrenceFrequency: every 10,000 days is already
+// 27 years, and the bound keeps the arithmetic of periods from overflowing.
+const maxFrequency = 10000
+
 // maxProblems bounds the report for hopeless inputs.
 const maxProblems = 1000
 
@@ -321,11 +325,11 @@ func (c *featureCheck) validity(v *validityDraft, ptr string) *Validity {
 			if err == nil {
 				per.Frequency = n
 			}
-			if err != nil || n < 1 {
-				c.add(pp+"/recurrenceFrequency", "recurrenceFrequency must be a whole number of at least 1")
+			if err != nil || n < 1 || n > maxFrequency {
+				c.add(pp+"/recurrenceFrequency", "recurrenceFrequency must be a whole number from 1 to %d", maxFrequency)
 			}
 		default:
-			c.add(pp+"/recurrenceFrequency", "recurrenceFrequency must be a whole number of at least 1")
+			c.add(pp+"/recurrenceFrequency", "recurrenceFrequency must be a whole number from 1 to %d", maxFrequency)
 		}
 		switch b := po.businessDay; b.kind {
 		case 0, 'n', 'f':
