@@ -80,6 +80,13 @@ func (c *clock) problem() *ClockError {
 	// Wall time passed minus real time passed is how far the clock was
 	// stepped since the Date was seen.
 	step := now.Round(0).Sub(seenWall) - now.Sub(seenMono)
+	if was := server.Sub(seenWall); was <= maxSkew && was >= -maxSkew && (step > maxSkew || step < -maxSkew) {
+		// The clock was right when the Date came, and since then the wall
+		// clock has left the monotonic one: most likely the machine slept
+		// (the monotonic clock stops in suspend). That Date says nothing
+		// now; if the clock is wrong, the next answer says so.
+		return nil
+	}
 	skew := server.Sub(seenWall) - step
 	if skew > maxSkew || skew < -maxSkew {
 		return &ClockError{Now: now, ServerTime: now.Round(0).Add(skew)}

@@ -73,3 +73,17 @@ func TestClockSeesTimeSyncStepTheClock(t *testing.T) {
 		t.Fatal("3 h of skew went unnoticed")
 	}
 }
+
+// TestClockAfterSuspend: a machine that slept 10 minutes with its clock
+// right sees its wall clock run ahead of the monotonic one, which stops
+// in suspend; that is not a wrong clock, and assertions are not held.
+func TestClockAfterSuspend(t *testing.T) {
+	c := newClock(time.Time{}, nil)
+	now := time.Now()
+	// The Date agreed with this clock when it came, 10 minutes ago by the
+	// wall clock, but no time ago by the monotonic one.
+	c.server, c.seenWall, c.seenMono = now.Round(0).Add(-10*time.Minute), now.Round(0).Add(-10*time.Minute), now
+	if p := c.problem(); p != nil {
+		t.Fatalf("after a suspend with a right clock: %v", p)
+	}
+}
