@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mapsdevice/mapsdevice/emulator"
-	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 )
 
 // occurrences counts, by seq, every reading the emulator stores, by
@@ -21,37 +20,8 @@ import (
 // their batch ids.
 func occurrences(t *testing.T, srv *emulator.Server) map[int]int {
 	t.Helper()
-	c, err := azmaps.NewClient(azmaps.Config{Endpoint: srv.MapsEndpoint(), Key: srv.SharedKeys()[0], HTTPClient: srv.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := c.List(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[int]int{}
-	for _, m := range list {
-		if m.UploadStatus != "Completed" {
-			continue
-		}
-		var body strings.Builder
-		if _, err := c.Download(t.Context(), m.UDID, &body); err != nil {
-			t.Fatal(err)
-		}
-		var fc struct {
-			Features []struct {
-				Properties struct {
-					Seq int `json:"seq"`
-				} `json:"properties"`
-			} `json:"features"`
-		}
-		if err := json.Unmarshal([]byte(body.String()), &fc); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range fc.Features {
-			out[f.Properties.Seq]++
-		}
-	}
+	eachStored(t, srv, func(_, _ string, seq int, _ string) { out[seq]++ })
 	return out
 }
 

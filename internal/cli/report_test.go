@@ -27,9 +27,9 @@ func numbered(n int) string {
 
 var batchOf = regexp.MustCompile(`batch (\S+) `)
 
-// delivered reads every reading back from the emulator: seq → the batch
-// ids it arrived under (an upload repeated under one batch id counts once).
-func delivered(t *testing.T, srv *emulator.Server) map[int]map[string]bool {
+// eachStored calls fn for every reading of every completed upload in the
+// emulator, with its upload's udid and description.
+func eachStored(t *testing.T, srv *emulator.Server, fn func(udid, description string, seq int, batchID string)) {
 	t.Helper()
 	c, err := azmaps.NewClient(azmaps.Config{Endpoint: srv.MapsEndpoint(), Key: srv.SharedKeys()[0], HTTPClient: srv.Client()})
 	if err != nil {
@@ -39,7 +39,6 @@ func delivered(t *testing.T, srv *emulator.Server) map[int]map[string]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[int]map[string]bool{}
 	for _, m := range list {
 		if m.UploadStatus != "Completed" {
 			continue
@@ -59,17 +58,26 @@ func delivered(t *testing.T, srv *emulator.Server) map[int]map[string]bool {
 		if err := json.Unmarshal([]byte(body.String()), &fc); err != nil {
 			t.Fatal(err)
 		}
-		mm := batchOf.FindStringSubmatch(m.Description)
 		for _, f := range fc.Features {
-			if mm == nil || f.Properties.BatchID != mm[1] {
-				t.Errorf("upload %s: reading %d says batch %q, description %q", m.UDID, f.Properties.Seq, f.Properties.BatchID, m.Description)
-			}
-			if out[f.Properties.Seq] == nil {
-				out[f.Properties.Seq] = map[string]bool{}
-			}
-			out[f.Properties.Seq][f.Properties.BatchID] = true
+			fn(m.UDID, m.Description, f.Properties.Seq, f.Properties.BatchID)
 		}
 	}
+}
+
+// delivered reads every reading back from the emulator: seq → the batch
+// ids it arrived under (an upload repeated under one batch id counts once).
+func delivered(t *testing.T, srv *emulator.Server) map[int]map[string]bool {
+	t.Helper()
+	out := map[int]map[string]bool{}
+	eachStored(t, srv, func(udid, description string, seq int, batchID string) {
+		if mm := batchOf.FindStringSubmatch(description); mm == nil || batchID != mm[1] {
+			t.Errorf("upload %s: reading %d says batch %q, description %q", udid, seq, batchID, description)
+		}
+		if out[seq] == nil {
+			out[seq] = map[string]bool{}
+		}
+		out[seq][batchID] = true
+	})
 	return out
 }
 
