@@ -6,7 +6,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -26,6 +28,7 @@ type Sealed struct {
 	fileLock
 	path    string
 	profile string
+	item    string // the key's keyring item: see KeyItem
 	ring    Keyring
 }
 
@@ -37,8 +40,21 @@ func NewSealed(dir, profile string, ring Keyring) *Sealed {
 		fileLock: fileLock{path: filepath.Join(dir, profile+".lock")},
 		path:     filepath.Join(dir, profile+".sealed"),
 		profile:  profile,
+		item:     KeyItem(dir, profile),
 		ring:     ring,
 	}
+}
+
+// KeyItem names the keyring item that holds the key of the sealed cache
+// of a profile in dir: the profile, and a digest of the folder, so that
+// two state folders of one user (a service and a person, say) never
+// share a key, and signing out of one leaves the other signed in.
+func KeyItem(dir, profile string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return profile + "@" + hex.EncodeToString(sum[:6])
 }
 
 // Kind is KindKeyring.
@@ -46,7 +62,7 @@ func (s *Sealed) Kind() string { return KindKeyring }
 
 // Location says where the pieces are.
 func (s *Sealed) Location() string {
-	return fmt.Sprintf("key in the OS keyring (service %q, item %q), sealed cache in %s", Service, s.profile, s.path)
+	return fmt.Sprintf("key in the OS keyring (service %q, item %q), sealed cache in %s", Service, s.item, s.path)
 }
 
 // Replace loads and opens the sealed cache.
@@ -84,7 +100,7 @@ func (s *Sealed) Export(ctx context.Context, m cache.Marshaler, _ cache.ExportHi
 		if _, err := rand.Read(key); err != nil {
 			return fmt.Errorf("make key: %w", err)
 		}
-		err = s.ring.Set(ctx, Service, s.profile, base64.StdEncoding.EncodeToString(key))
+		err = s.ring.Set(ctx, Service, s.item, base64.StdEncoding.EncodeToString(key))
 	}
 	if err != nil {
 		return &keyringRefused{err: err}
@@ -105,7 +121,7 @@ func (s *Sealed) Exists() bool {
 // Clear removes the sealed cache and its key.
 func (s *Sealed) Clear(ctx context.Context) error {
 	fileErr := removeFile(s.path)
-	keyErr := s.ring.Delete(ctx, Service, s.profile)
+	keyErr := s.ring.Delete(ctx, Service, s.item)
 	if errors.Is(keyErr, ErrNotFound) {
 		keyErr = nil
 	}
@@ -113,7 +129,14 @@ func (s *Sealed) Clear(ctx context.Context) error {
 }
 
 func (s *Sealed) key(ctx context.Context) ([]byte, error) {
-	enc, err := s.ring.Get(ctx, Service, s.profile)
+	enc, err := s.ring.Get(ctx, Service, s.item)
+	if errors.Is(err, ErrNotFound) {
+		// Before KeyItem, the item was named for the profile alone; a
+		// cache sealed then is read with it and moved to its own item.
+		if enc, err = s.ring.Get(ctx, Service, s.profile); err == nil {
+			err = s.ring.Set(ctx, Service, s.item, enc)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ func TestSecretServiceSealedStore(t *testing.T) {
 	if err := export(t, s, want); err != nil {
 		t.Fatalf("Export: %v", err)
 	}
-	key, err := ring.Get(ctx, tokenstore.Service, profile)
+	key, err := ring.Get(ctx, tokenstore.Service, tokenstore.KeyItem(dir, profile))
 	if err != nil {
 		t.Fatalf("the key is not in the Secret Service: %v", err)
 	}
@@ -68,7 +68,7 @@ func TestSecretServiceSealedStore(t *testing.T) {
 	if err := s.Clear(ctx); err != nil {
 		t.Fatalf("Clear: %v", err)
 	}
-	if _, err := ring.Get(ctx, tokenstore.Service, profile); !errors.Is(err, tokenstore.ErrNotFound) {
+	if _, err := ring.Get(ctx, tokenstore.Service, tokenstore.KeyItem(dir, profile)); !errors.Is(err, tokenstore.ErrNotFound) {
 		t.Errorf("after Clear the key is still there: %v", err)
 	}
 
@@ -76,7 +76,7 @@ func TestSecretServiceSealedStore(t *testing.T) {
 	if err := export(t, s, want); err != nil {
 		t.Fatal(err)
 	}
-	if err := ring.Delete(ctx, tokenstore.Service, profile); err != nil {
+	if err := ring.Delete(ctx, tokenstore.Service, tokenstore.KeyItem(dir, profile)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := replace(t, s); !errors.Is(err, tokenstore.ErrUnreadable) {

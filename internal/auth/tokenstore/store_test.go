@@ -77,7 +77,7 @@ func TestSealedRoundTrip(t *testing.T) {
 	if bytes.Contains(raw, []byte("RRRRRRRR")) {
 		t.Error("the sealed file holds the refresh token in clear")
 	}
-	key, err := ring.Get(t.Context(), tokenstore.Service, "default")
+	key, err := ring.Get(t.Context(), tokenstore.Service, tokenstore.KeyItem(dir, "default"))
 	if err != nil || len(key) > 64 {
 		t.Errorf("keyring item is %d bytes (err %v), want a small key", len(key), err)
 	}
@@ -106,11 +106,11 @@ func TestSealedUnreadable(t *testing.T) {
 		{"truncated blob", func(t *testing.T, dir string, _ *tokenstoretest.Keyring) {
 			os.WriteFile(filepath.Join(dir, "default.sealed"), []byte("mapsdevice-sealed-v1\nxx"), 0o600)
 		}},
-		{"missing key", func(t *testing.T, _ string, ring *tokenstoretest.Keyring) {
-			ring.Delete(t.Context(), tokenstore.Service, "default")
+		{"missing key", func(t *testing.T, dir string, ring *tokenstoretest.Keyring) {
+			ring.Delete(t.Context(), tokenstore.Service, tokenstore.KeyItem(dir, "default"))
 		}},
-		{"other key", func(t *testing.T, _ string, ring *tokenstoretest.Keyring) {
-			ring.Set(t.Context(), tokenstore.Service, "default", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+		{"other key", func(t *testing.T, dir string, ring *tokenstoretest.Keyring) {
+			ring.Set(t.Context(), tokenstore.Service, tokenstore.KeyItem(dir, "default"), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
 		}},
 	}
 	for _, tt := range tests {
@@ -339,5 +339,42 @@ func BenchmarkSealedReplace(b *testing.B) {
 	}
 	if len(got.data) == 0 {
 		b.Fatal("nothing read")
+	}
+}
+
+// TestSealedKeyPerFolder: two state folders of one user keep their keys
+// apart, so signing out of one leaves the other readable; and a cache
+// sealed when the item was named for the profile alone is still read.
+func TestSealedKeyPerFolder(t *testing.T) {
+	ring := tokenstoretest.NewKeyring()
+	a := tokenstore.NewSealed(filepath.Join(t.TempDir(), "a"), "default", ring)
+	b := tokenstore.NewSealed(filepath.Join(t.TempDir(), "b"), "default", ring)
+	want := fakeCache()
+	if err := export(t, a, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := export(t, b, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Clear(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := replace(t, a); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("after the other folder signed out: %v", err)
+	}
+
+	dir := t.TempDir()
+	old := tokenstore.NewSealed(dir, "default", ring)
+	if err := export(t, old, want); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ring.Get(t.Context(), tokenstore.Service, tokenstore.KeyItem(dir, "default"))
+	ring.Delete(t.Context(), tokenstore.Service, tokenstore.KeyItem(dir, "default"))
+	ring.Set(t.Context(), tokenstore.Service, "default", key) // as an older version left it
+	if got, err := replace(t, tokenstore.NewSealed(dir, "default", ring)); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("a cache sealed under the old item name: %v", err)
+	}
+	if _, err := ring.Get(t.Context(), tokenstore.Service, tokenstore.KeyItem(dir, "default")); err != nil {
+		t.Errorf("the key was not moved to its own item: %v", err)
 	}
 }
