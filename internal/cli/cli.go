@@ -38,6 +38,14 @@ const EnvPrefix = "MAPSDEVICE"
 func Main(ctx context.Context, args []string, stdio Stdio) int {
 	stdio.secrets = &redactor{}
 	root := newRoot(stdio)
+	// Hidden: the shell completion scripts' question, and the man pages
+	// the release builds (scripts/docs).
+	if len(args) > 0 && args[0] == "__complete" {
+		return runComplete(root, args[1:], stdio.Out)
+	}
+	if len(args) > 0 && args[0] == "__man" {
+		return runMan(root, args[1:], stdio)
+	}
 	// Help goes to stderr when it was asked for; the flag package's own
 	// messages about bad flags are dropped, the error below says it.
 	var help bytes.Buffer
@@ -116,6 +124,7 @@ A flag wins over the environment, which wins over the file.`),
 			newReportCmd(stdio),
 			newAPICmd(stdio),
 			newDemoCmd(stdio),
+			newCompletionCmd(stdio),
 			newVersionCmd(stdio),
 		},
 		Exec: groupExec("command"),

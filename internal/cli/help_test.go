@@ -39,6 +39,7 @@ var wantGroups = map[string]struct{ signIn, credential, maps bool }{
 	"mapsdevice report":            {signIn: true, credential: true, maps: true},
 	"mapsdevice api":               {signIn: true, credential: true, maps: true},
 	"mapsdevice demo":              {},
+	"mapsdevice completion":        {},
 	"mapsdevice version":           {},
 }
 
