@@ -85,3 +85,18 @@ func TestEventHubsSend(t *testing.T) {
 		}
 	})
 }
+
+// TestEventHubsFaultsAreXML: an injected fault answers as Service Bus
+// does, in XML, so a client's error handling meets the real shape.
+func TestEventHubsFaultsAreXML(t *testing.T) {
+	srv := start(t, emulator.Options{})
+	sender := userToken(t, srv, emulator.ContributorUser, "https://eventhubs.azure.net/user_impersonation")
+	srv.InjectFault(emulator.EndpointEventHubs, emulator.Fault{Status: http.StatusServiceUnavailable, Error: "ServerBusy"})
+	status, detail := hubPost(t, srv, "?timeout=60&api-version=2014-01", "application/vnd.microsoft.servicebus.json", sender, `[{"Body":"x"}]`)
+	if status != http.StatusServiceUnavailable || !strings.Contains(detail, "ServerBusy") {
+		t.Errorf("got %d %q, want 503 with ServerBusy in Event Hubs' XML", status, detail)
+	}
+	if got := srv.EventHubsMessages(); len(got) != 0 {
+		t.Errorf("%d events stored through a fault", len(got))
+	}
+}

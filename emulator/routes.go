@@ -151,7 +151,14 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, e Endpoint, h http.H
 				}
 				name := f.Error
 				switch {
-				case e == EndpointMapData || e == EndpointGeofence || e == EndpointMapsAPI || e == EndpointKeyVault:
+				case e == EndpointEventHubs:
+					// Service Bus answers errors in XML.
+					detail := "Injected fault."
+					if name != "" {
+						detail = name + ": " + detail
+					}
+					writeEventHubsError(w, f.Status, detail)
+				case e.isMaps() || e == EndpointKeyVault:
 					if name == "" {
 						name = fmt.Sprintf("%d %s", f.Status, http.StatusText(f.Status))
 					}

@@ -3,7 +3,7 @@
 // delivery at a steady rate, and the idle reporter's CPU and RSS.
 //
 //	go build -o /tmp/mapsdevice ./cmd/mapsdevice
-//	go run ./bench/reportpipe -bin /tmp/mapsdevice [-in-flight 1,4] [-only throughput]
+//	go run ./bench/reportpipe -bin /tmp/mapsdevice [-settings 500/1,1000/8] [-only throughput]
 package main
 
 import (
@@ -28,11 +28,13 @@ import (
 
 func main() {
 	bin := flag.String("bin", "", "path of a built mapsdevice")
-	inFlight := flag.String("in-flight", "1,4", "the --in-flight values the throughput run compares, comma-separated")
+	// The first setting is one batch of 500 at a time, as report sent
+	// before --in-flight; the second is today's defaults.
+	settings := flag.String("settings", "500/1,1000/8", "the --batch-size/--in-flight pairs the throughput run compares, comma-separated")
 	only := flag.String("only", "", "run only this measurement: throughput, latency or idle")
-	batch := flag.Int("batch-size", 500, "readings per batch in the throughput run")
+	readings := flag.Int("readings", 100_000, "readings in the throughput run")
 	flag.Parse()
-	if err := run(*bin, strings.Split(*inFlight, ","), *only, *batch); err != nil {
+	if err := run(*bin, strings.Split(*settings, ","), *only, *readings); err != nil {
 		fmt.Fprintln(os.Stderr, "reportpipe:", err)
 		os.Exit(1)
 	}
@@ -55,7 +57,7 @@ type bench struct {
 	env []string
 }
 
-func run(bin string, inFlight []string, only string, batch int) error {
+func run(bin string, settings []string, only string, readings int) error {
 	if bin == "" {
 		return fmt.Errorf("-bin is required")
 	}
@@ -75,9 +77,20 @@ func run(bin string, inFlight []string, only string, batch int) error {
 		return err
 	}
 	if only == "" || only == "throughput" {
-		for _, n := range inFlight {
-			if err := b.throughput(50_000, batch, strings.TrimSpace(n)); err != nil {
+		var first float64
+		for i, setting := range settings {
+			batch, inFlight, ok := strings.Cut(strings.TrimSpace(setting), "/")
+			if !ok {
+				return fmt.Errorf("-settings %q: use BATCH/IN-FLIGHT pairs", setting)
+			}
+			rate, err := b.throughput(readings, batch, inFlight)
+			if err != nil {
 				return err
+			}
+			if i == 0 {
+				first = rate
+			} else {
+				fmt.Printf("| end-to-end delivery, ratio | batches of %s, --in-flight %s against the first | %.1f× | |\n", batch, inFlight, rate/first)
 			}
 		}
 	}
@@ -98,7 +111,7 @@ func reading(n int, t time.Time) string {
 
 // throughput delivers n readings from a file, in batches of batch, with
 // inFlight batches on their way at once.
-func (b bench) throughput(n, batch int, inFlight string) error {
+func (b bench) throughput(n int, batch, inFlight string) (float64, error) {
 	var in strings.Builder
 	now := time.Now()
 	for i := range n {
@@ -106,17 +119,18 @@ func (b bench) throughput(n, batch int, inFlight string) error {
 	}
 	file := filepath.Join(b.dir, "in.ndjson")
 	if err := os.WriteFile(file, []byte(in.String()), 0o600); err != nil {
-		return err
+		return 0, err
 	}
-	cmd := exec.Command(b.bin, "report", "--input", file, "--batch-size", strconv.Itoa(batch), "--max-delay", "200ms", "--in-flight", inFlight)
-	cmd.Env = b.home(fmt.Sprintf("tp-%d-%s", batch, inFlight))
+	cmd := exec.Command(b.bin, "report", "--input", file, "--batch-size", batch, "--max-delay", "200ms", "--in-flight", inFlight)
+	cmd.Env = b.home(fmt.Sprintf("tp-%s-%s", batch, inFlight))
 	began := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("report: %v: %s", err, out)
+		return 0, fmt.Errorf("report: %v: %s", err, out)
 	}
 	took := time.Since(began)
-	fmt.Printf("| end-to-end delivery | %d readings, batches of %d, --in-flight %s | %.1f s | %.0f readings/s |\n", n, batch, inFlight, took.Seconds(), float64(n)/took.Seconds())
-	return nil
+	rate := float64(n) / took.Seconds()
+	fmt.Printf("| end-to-end delivery | %d readings, batches of %s, --in-flight %s | %.1f s | %.0f readings/s |\n", n, batch, inFlight, took.Seconds(), rate)
+	return rate, nil
 }
 
 // latency feeds rate readings per second for d and measures, for each,

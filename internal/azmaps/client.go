@@ -154,6 +154,7 @@ type request struct {
 	// the server cannot have acted on them.
 	idempotent  bool
 	contentType string
+	header      http.Header // more headers; the auth headers win over them
 }
 
 func (c *Client) endpointURL(p string, q url.Values) *url.URL {
@@ -240,6 +241,9 @@ func (c *Client) send(ctx context.Context, r request, refresh bool, refused stri
 		return nil, key, fmt.Errorf("build request: %s", Redact(err.Error()))
 	}
 	req.Header.Set("Accept", "application/json")
+	for k, vs := range r.header {
+		req.Header[http.CanonicalHeaderKey(k)] = vs
+	}
 	if !c.cfg.keyed() {
 		tok, err := c.cfg.Tokens.Token(ctx, refresh)
 		if err != nil {
@@ -258,7 +262,9 @@ func (c *Client) send(ctx context.Context, r request, refresh bool, refused stri
 		if ct == "" {
 			ct = "application/json"
 		}
-		req.Header.Set("Content-Type", ct)
+		if req.Header.Get("Content-Type") == "" {
+			req.Header.Set("Content-Type", ct)
+		}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

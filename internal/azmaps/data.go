@@ -293,13 +293,37 @@ func strconvF(f float64) string {
 	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.7f", f), "0"), ".")
 }
 
-// Raw sends any request to the Maps endpoint with the configured auth, for
-// 'mapsdevice api'. The path may carry no host of its own.
+// Raw sends any request to the Maps endpoint with the configured auth.
+// The path may carry no host of its own.
 func (c *Client) Raw(ctx context.Context, method, p string, q url.Values, body *Body) (*http.Response, error) {
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p
 	}
-	idempotent := method == http.MethodGet || method == http.MethodHead || method == http.MethodPut || method == http.MethodDelete
-	resp, err := c.do(ctx, request{method: method, url: c.endpointURL(p, q), body: body, idempotent: idempotent})
-	return resp, err
+	return c.Send(ctx, RawRequest{Method: method, URL: c.endpointURL(p, q), Body: body})
+}
+
+// RawRequest is any request, for 'mapsdevice api'.
+type RawRequest struct {
+	Method string
+	// URL is on the endpoint's own host: a path made with URL, or a
+	// nextLink from an answer. Another host gets ErrForeignHost, so the
+	// token never leaves for it.
+	URL    *url.URL
+	Header http.Header
+	Body   *Body
+}
+
+// URL is p with its query on the endpoint.
+func (c *Client) URL(p string, q url.Values) *url.URL {
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return c.endpointURL(p, q)
+}
+
+// Send sends a request with the configured auth and retries, and returns
+// a 2xx response or an *APIError.
+func (c *Client) Send(ctx context.Context, r RawRequest) (*http.Response, error) {
+	idempotent := r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodPut || r.Method == http.MethodDelete
+	return c.do(ctx, request{method: r.Method, url: r.URL, body: r.Body, idempotent: idempotent, header: r.Header})
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -67,7 +69,7 @@ func (k *sinkSettings) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.BlobURL, "blob-url", "", "with --sink blob: the container, https://ACCOUNT.blob.core.windows.net/CONTAINER")
 	fs.StringVar(&k.EventHubURL, "eventhub-url", "", "with --sink eventhubs: the hub, https://NAMESPACE.servicebus.windows.net/HUB")
 	fs.StringVar(&k.HTTPSURL, "https-url", "", "with --sink https: where batches are posted (HTTPS)")
-	fs.StringVar(&k.HTTPSScope, "https-scope", "", "with --sink https: the token scope of your API, such as api://APP-ID/Readings.Write")
+	fs.StringVar(&k.HTTPSScope, "https-scope", "", "with --sink https: your API's application ID URI, such as api://APP-ID; a person's token asks for its user_impersonation scope, an app's for .default")
 }
 
 // check says what is wrong with the group before anything starts.
@@ -87,8 +89,32 @@ func (k sinkSettings) check() error {
 	if n := need[k.Name]; n.value == "" {
 		return usageError{fmt.Errorf("--sink %s needs --%s", k.Name, n.flag)}
 	}
-	if k.Name == sinkHTTPS && k.HTTPSScope == "" {
-		return usageError{errors.New("--sink https needs --https-scope, the scope tokens for your API are asked for")}
+	if k.Name == sinkHTTPS {
+		return checkAppIDURI(k.HTTPSScope)
+	}
+	return nil
+}
+
+// checkAppIDURI says what is wrong with --https-scope. The credential
+// makes the scope from the URI (URI/user_impersonation for a person,
+// URI/.default for an app), so a scope given whole would be asked for
+// as URI/Readings.Write/user_impersonation, which Entra ID refuses with
+// a message that does not point here.
+func checkAppIDURI(uri string) error {
+	const hint = "give your API's application ID URI (Expose an API in its app registration), such as api://APP-ID"
+	if uri == "" {
+		return usageError{errors.New("--sink https needs --https-scope: " + hint)}
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return usageError{fmt.Errorf("--https-scope %q is not a URI: %s", uri, hint)}
+	}
+	last := path.Base(u.Path)
+	switch {
+	case last == ".default" || last == "user_impersonation":
+		return usageError{fmt.Errorf("--https-scope %q: leave out /%s, mapsdevice adds the scope: %s", uri, last, hint)}
+	case u.Path != "" && strings.Contains(last, "."):
+		return usageError{fmt.Errorf("--https-scope %q looks like a scope (%s): %s; a person's token asks for its user_impersonation scope", uri, last, hint)}
 	}
 	return nil
 }
@@ -164,7 +190,7 @@ State (spool, dead letters, status.json) lives in <home>/report.`),
 			fs.Float64Var(&o.Rate, "rate", 10, "readings per second of the simulated device (0.001 to 1000000)")
 			fs.IntVar(&o.Count, "count", 0, "readings the simulated device makes (0: without end)")
 			fs.StringVar(&o.DeviceID, "device-id", "", "device id for readings without one (default: the host name)")
-			fs.IntVar(&o.BatchSize, "batch-size", 500, "readings per upload (1 to 100000)")
+			fs.IntVar(&o.BatchSize, "batch-size", 1000, "most readings per upload (1 to 100000); a batch goes sooner when --max-delay passes")
 			fs.DurationVar(&o.MaxDelay, "max-delay", 5*time.Second, "longest a reading waits for its batch to fill")
 			fs.IntVar(&o.SpoolMax, "spool-max", 1_000_000, "readings kept on disk at most")
 			fs.StringVar(&o.SpoolFull, "spool-full", "drop-oldest", "when the spool is full: drop-oldest or block")
@@ -174,7 +200,7 @@ State (spool, dead letters, status.json) lives in <home>/report.`),
 			fs.StringVar(&o.LogFormat, "log-format", "text", "logs on stderr as text or json")
 			fs.DurationVar(&o.SignInRetry, "signin-retry", 30*time.Second, "how often delivery tries again while sign-in is needed")
 			fs.BoolVar(&o.Status, "status", false, "show the spool and delivery status of this state folder, and exit")
-			fs.IntVar(&o.InFlight, "in-flight", 4, "batches on their way at once, acknowledged in order (1 to 64)")
+			fs.IntVar(&o.InFlight, "in-flight", 8, "batches on their way at once, acknowledged in order (1 to 64)")
 			fs.DurationVar(&o.MaxFuture, "max-future", 24*time.Hour, "readings timed further ahead of this device's clock go to the dead-letter file")
 			o.Sink.register(fs)
 		},

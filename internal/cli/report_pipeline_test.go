@@ -237,6 +237,9 @@ func TestReportSinkUsage(t *testing.T) {
 		{[]string{"--sink", "blob"}, "--blob-url"},
 		{[]string{"--sink", "eventhubs"}, "--eventhub-url"},
 		{[]string{"--sink", "https", "--https-url", "https://api.example/readings"}, "--https-scope"},
+		{[]string{"--sink", "https", "--https-url", "https://api.example/readings", "--https-scope", "api://8e4c/Readings.Write"}, "looks like a scope"},
+		{[]string{"--sink", "https", "--https-url", "https://api.example/readings", "--https-scope", "api://8e4c/.default"}, "leave out /.default"},
+		{[]string{"--sink", "https", "--https-url", "https://api.example/readings", "--https-scope", "Readings.Write"}, "is not a URI"},
 		{[]string{"--in-flight", "0"}, "in-flight"},
 		{[]string{"--max-future", "0s"}, "max-future"},
 	}
