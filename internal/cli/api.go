@@ -29,7 +29,7 @@ func newAPICmd(stdio Stdio) *ffcli.Command {
 	return newLeaf(leaf{
 		Command: ffcli.Command{
 			Name:       "api",
-			ShortUsage: "mapsdevice api PATH [-X METHOD] [--query k=v]... [--header 'Name: v']... [--data @FILE|-|TEXT]",
+			ShortUsage: "mapsdevice api PATH [-X METHOD] [--query k=v]... [--data @FILE|-|TEXT]",
 			ShortHelp:  "send an authenticated request to Azure Maps",
 			LongHelp: strings.TrimSpace(`
 Send a request to the Maps endpoint with the signed-in account's token and
@@ -49,12 +49,11 @@ each answer's nextLink on the same host and prints every page. For example:
     --query center=-122.127,47.640 > map.png
 
 route.json is a GeoJSON FeatureCollection of waypoints, longitude first:
-  {"type":"FeatureCollection","features":[
-   {"type":"Feature","geometry":{"type":"Point","coordinates":[-122.127,47.640]},
-    "properties":{"pointIndex":0,"pointType":"waypoint"}},
-   {"type":"Feature","geometry":{"type":"Point","coordinates":[-122.335,47.608]},
-    "properties":{"pointIndex":1,"pointType":"waypoint"}}],
-   "travelMode":"driving"}`),
+  {"type":"FeatureCollection","travelMode":"driving","features":[
+   {"type":"Feature","properties":{"pointIndex":0,"pointType":"waypoint"},
+    "geometry":{"type":"Point","coordinates":[-122.127,47.640]}},
+   {"type":"Feature","properties":{"pointIndex":1,"pointType":"waypoint"},
+    "geometry":{"type":"Point","coordinates":[-122.335,47.608]}}]}`),
 		},
 		nargs: 1, takes: "one PATH, like /geocode",
 		flags: func(fs *flag.FlagSet) {
