@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/mapsdevice/mapsdevice/emulator"
 	"github.com/mapsdevice/mapsdevice/emulator/emulatortest"
+	"github.com/mapsdevice/mapsdevice/internal/sink/azurite"
 )
 
 // TestEndToEnd is the README's walk-through: 'mapsdevice emulator', login
@@ -289,23 +292,71 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestDemo runs the demo as a new user would: the readings land in
+// Azurite's container when Azurite is installed, and the demo says how to
+// get it when it is not.
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	out, errOut, code := e.run("demo", "--approve-after", "500ms")
-	if code != 0 {
-		t.Fatalf("demo exit %d: %s", code, errOut)
-	}
-	for _, want := range []string{"Signed in as " + emulator.ContributorUser, "https://atlas.microsoft.com/", "served from the cache: true",
+	common := []string{"Signed in as " + emulator.ContributorUser, "https://atlas.microsoft.com/", "served from the cache: true",
 		"Stored as udid", "the circle's centre: 001 inside (-500 m)", "1 km east of it:     001 outside",
-		"demo-truck entered campus", "demo-truck left    001", "400 delivered, 0 still spooled"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("demo output lacks %q:\n%s", want, out)
+		"demo-truck entered campus", "demo-truck left    001"}
+	t.Run("without Azurite", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t).with("PATH=" + pathWithout(t, "azurite-blob"))
+		out, errOut, code := e.run("demo", "--approve-after", "500ms")
+		if code != 0 {
+			t.Fatalf("demo exit %d: %s", code, errOut)
+		}
+		for _, want := range append(common, "npm install -g azurite@"+azurite.Version, "to Azure Maps:\n400 delivered, 0 still spooled") {
+			if !strings.Contains(out, want) {
+				t.Errorf("demo output lacks %q:\n%s", want, out)
+			}
+		}
+		if !strings.Contains(errOut, "/devicelogin") {
+			t.Errorf("demo did not show the approval URL:\n%s", errOut)
+		}
+	})
+	t.Run("with Azurite", func(t *testing.T) {
+		t.Parallel()
+		if _, err := exec.LookPath("azurite-blob"); err != nil {
+			if os.Getenv("MAPSDEVICE_REQUIRE_AZURITE") == "1" {
+				t.Fatal("MAPSDEVICE_REQUIRE_AZURITE=1 but azurite-blob is not on PATH")
+			}
+			t.Skip("azurite-blob is not on PATH (.ci/run installs it)")
+		}
+		out, errOut, code := newEnv(t).run("demo", "--approve-after", "500ms")
+		if code != 0 {
+			t.Fatalf("demo exit %d: %s", code, errOut)
+		}
+		for _, want := range append(common, "Azurite, Microsoft's Storage emulator, is running", "to the Azurite container:\n400 delivered, 0 still spooled") {
+			if !strings.Contains(out, want) {
+				t.Errorf("demo output lacks %q:\n%s", want, out)
+			}
+		}
+		// Batches of up to 100: at least 4 blobs, each named for the
+		// truck and the hour of its first reading.
+		m := regexp.MustCompile(`The container holds (\d+) blobs`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("the demo did not list the container:\n%s", out)
+		}
+		if n, _ := strconv.Atoi(m[1]); n < 4 {
+			t.Errorf("%d blobs for 400 readings in batches of at most 100", n)
+		}
+		if !regexp.MustCompile(`(?m)^  demo-truck/\d{4}/\d\d/\d\d/\d\d/[0-9a-f]{8}-[0-9a-f]{16}\.json \(\d+ bytes\)$`).MatchString(out) {
+			t.Errorf("no blob listed as {deviceId}/{yyyy}/{MM}/{dd}/{HH}/{batchId}.json:\n%s", out)
+		}
+	})
+}
+
+// pathWithout is PATH less the folders that hold the program name.
+func pathWithout(t *testing.T, name string) string {
+	var keep []string
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		if _, err := os.Stat(filepath.Join(d, name)); err != nil {
+			keep = append(keep, d)
 		}
 	}
-	if !strings.Contains(errOut, "/devicelogin") {
-		t.Errorf("demo did not show the approval URL:\n%s", errOut)
-	}
+	return strings.Join(keep, string(filepath.ListSeparator))
 }
 
 func TestVersionStamp(t *testing.T) {

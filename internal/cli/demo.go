@@ -3,21 +3,26 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/mapsdevice/mapsdevice/emulator"
+	"github.com/mapsdevice/mapsdevice/internal/auth"
 	"github.com/mapsdevice/mapsdevice/internal/azmaps"
 	"github.com/mapsdevice/mapsdevice/internal/geofence"
 	"github.com/mapsdevice/mapsdevice/internal/report"
 	"github.com/mapsdevice/mapsdevice/internal/report/spool"
+	"github.com/mapsdevice/mapsdevice/internal/sink"
+	"github.com/mapsdevice/mapsdevice/internal/sink/azurite"
 )
 
 type demoOptions struct {
@@ -98,8 +103,8 @@ func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
 		writeSignedIn(stdio, res, si)
 		return nil
 	}
-	fmt.Fprintf(stdio.Out, "\nSigned in as %s (%s), tenant %s.\n", res.Account.Username, res.Account.Name, res.Account.TenantID)
-	fmt.Fprintf(stdio.Out, "Azure Maps access token for the scope %s, valid until %s.\n",
+	fmt.Fprintf(stdio.Out, "\nSigned in as %s (%s),\ntenant %s.\n", res.Account.Username, res.Account.Name, res.Account.TenantID)
+	fmt.Fprintf(stdio.Out, "Azure Maps access token for the scope\n%s, valid until %s.\n",
 		s.Scope, again.ExpiresOn.Local().Format("15:04:05 MST"))
 	fmt.Fprintf(stdio.Out, "A second token request was served from the cache: %v.\n", again.FromCache)
 	client, err := newMapsClient(azmaps.Config{Endpoint: srv.MapsEndpoint(), ClientID: srv.MapsClientID(), Tokens: mapsTokens{si.client}}, srv.CAFile())
@@ -109,10 +114,10 @@ func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
 	if err := demoGeofence(ctx, stdio, client); err != nil {
 		return err
 	}
-	if err := demoReport(ctx, stdio, client); err != nil {
+	if err := demoReport(ctx, stdio, client, srv.CAFile(), si.client); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdio.Out, "\nNext: run 'mapsdevice emulator' in one shell and 'mapsdevice login' in another (see the README).")
+	fmt.Fprintln(stdio.Out, "\nNext: run 'mapsdevice emulator' in one shell and 'mapsdevice login' in another\n(see the README).")
 	return nil
 }
 
@@ -124,7 +129,7 @@ const demoFence = `{"type":"FeatureCollection","features":[
 // demoGeofence uploads the sample fence with the signed-in account's
 // token and checks a few points against it.
 func demoGeofence(ctx context.Context, stdio Stdio, client *azmaps.Client) error {
-	fmt.Fprintln(stdio.Out, "\nUploading the guide's sample geofence (a 500 m circle and a polygon) to Azure Maps Data v2...")
+	fmt.Fprintln(stdio.Out, "\nUploading the guide's sample geofence (a 500 m circle and a polygon)\nto Azure Maps Data v2...")
 	op, err := client.Upload(ctx, azmaps.BytesBody([]byte(demoFence)), "mapsdevice demo")
 	if err != nil {
 		return err
@@ -133,7 +138,7 @@ func demoGeofence(ctx context.Context, stdio Stdio, client *azmaps.Client) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdio.Out, "Stored as udid %s. Checking positions with the Spatial geofence API:\n", udid)
+	fmt.Fprintf(stdio.Out, "Stored as udid %s.\nChecking positions with the Spatial geofence API:\n", udid)
 	buffer := 500.0
 	for _, p := range []struct {
 		name     string
@@ -151,9 +156,9 @@ func demoGeofence(ctx context.Context, stdio Stdio, client *azmaps.Client) error
 		for _, g := range res.Geometries {
 			switch {
 			case g.Distance == -geofence.Far:
-				parts = append(parts, g.GeometryID+" inside (over 500 m from the border)")
+				parts = append(parts, g.GeometryID+" inside (over 500 m in)")
 			case g.Distance == geofence.Far:
-				parts = append(parts, g.GeometryID+" outside (over 500 m away)")
+				parts = append(parts, g.GeometryID+" outside (over 500 m out)")
 			case g.Distance < 0:
 				parts = append(parts, fmt.Sprintf("%s inside (%.0f m)", g.GeometryID, g.Distance))
 			default:
@@ -167,7 +172,7 @@ func demoGeofence(ctx context.Context, stdio Stdio, client *azmaps.Client) error
 
 // demoReport runs the sensor node on a simulated truck for a few seconds:
 // readings through the spool to Azure Maps, events from the local fences.
-func demoReport(ctx context.Context, stdio Stdio, client *azmaps.Client) error {
+func demoReport(ctx context.Context, stdio Stdio, client *azmaps.Client, caFile string, person auth.Credential) error {
 	dir, err := os.MkdirTemp("", "mapsdevice-demo-report-")
 	if err != nil {
 		return fmt.Errorf("demo state folder: %w", err)
@@ -177,11 +182,18 @@ func demoReport(ctx context.Context, stdio Stdio, client *azmaps.Client) error {
 	if err != nil {
 		return err
 	}
-	const readings = 400
-	fmt.Fprintf(stdio.Out, "\nA simulated truck drives through the fences and reports %d readings ('mapsdevice report --simulate'):\n", readings)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := report.New(report.Options{StateDir: dir, DeviceID: "demo-truck", BatchSize: 100, MaxDelay: 500 * time.Millisecond,
-		SpoolMax: 10_000, SpoolFull: spool.DropOldest}, report.NewMapsData(client, quiet), report.NewLocalFences(fences), eventPrinter{stdio.Out},
+	blob, stop := demoBlobSink(ctx, stdio, dir, caFile, person, quiet)
+	defer stop()
+	var dest report.Sink = report.NewMapsData(client, quiet)
+	where := "Azure Maps"
+	if blob != nil {
+		dest, where = blob, "the Azurite container"
+	}
+	const readings = 400
+	fmt.Fprintf(stdio.Out, "\nA simulated truck drives through the fences and reports %d readings\n('mapsdevice report --simulate'):\n", readings)
+	r, err := report.New(report.Options{StateDir: filepath.Join(dir, "report"), DeviceID: "demo-truck", BatchSize: 100, MaxDelay: 500 * time.Millisecond,
+		SpoolMax: 10_000, SpoolFull: spool.DropOldest}, dest, report.NewLocalFences(fences), eventPrinter{stdio.Out},
 		quiet)
 	if err != nil {
 		return err
@@ -193,12 +205,80 @@ func demoReport(ctx context.Context, stdio Stdio, client *azmaps.Client) error {
 	if err != nil {
 		return err
 	}
-	st, err := report.ReadStatus(dir)
+	st, err := report.ReadStatus(filepath.Join(dir, "report"))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdio.Out, "All %d readings went through the spool on disk to Azure Maps: %d delivered, %d still spooled.\n", st.Accepted, st.Delivered, st.Depth)
+	fmt.Fprintf(stdio.Out, "All %d readings went through the spool on disk to %s:\n%d delivered, %d still spooled.\n", st.Accepted, where, st.Delivered, st.Depth)
+	if blob == nil {
+		return nil
+	}
+	stored, err := blob.List(ctx, "demo-truck/")
+	if err != nil {
+		return fmt.Errorf("list the demo's blobs: %w", err)
+	}
+	fmt.Fprintf(stdio.Out, "The container holds %d blobs, one a batch, named\n{deviceId}/{yyyy}/{MM}/{dd}/{HH}/{batchId}.json:\n", len(stored))
+	for i, b := range stored {
+		if i == 3 && len(stored) > 4 {
+			fmt.Fprintf(stdio.Out, "  ... and %d more\n", len(stored)-3)
+			break
+		}
+		fmt.Fprintf(stdio.Out, "  %s (%d bytes)\n", b.Name, b.Size)
+	}
 	return nil
+}
+
+// demoBlobSink starts Azurite, Microsoft's Storage emulator, when it is
+// installed, and makes a blob sink for its container "readings" with the
+// demo's sign-in. Without it, it says how to get it and returns nil: the
+// readings go to the emulator's Maps Data store instead.
+func demoBlobSink(ctx context.Context, stdio Stdio, dir, caFile string, person auth.Credential, log *slog.Logger) (*sink.Blob, func()) {
+	nothing := func() {}
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	az, err := azurite.Start(startCtx, dir)
+	switch {
+	case errors.Is(err, azurite.ErrNotInstalled):
+		fmt.Fprintf(stdio.Out, "\nAzurite, Microsoft's Storage emulator, is not installed, so the readings go\n"+
+			"to the emulator's Azure Maps Data store. To watch them land in Blob Storage,\n"+
+			"as they would in your storage account, install it (with Node.js):\n"+
+			"  npm install -g azurite@%s\nthen run the demo again.\n", azurite.Version)
+		return nil, nothing
+	case err != nil:
+		fmt.Fprintf(stdio.Out, "\nAzurite did not start (%v),\nso the readings go to the emulator's Azure Maps Data store.\n", err)
+		return nil, nothing
+	}
+	stop := func() { az.Close() }
+	fail := func(err error) (*sink.Blob, func()) {
+		fmt.Fprintf(stdio.Out, "\nAzurite started, but the demo could not use it (%v);\nthe readings go to the emulator's Azure Maps Data store.\n", err)
+		stop()
+		return nil, nothing
+	}
+	// One CA file for the sign-in emulator and Azurite: each made its own.
+	var bundle []byte
+	for _, f := range []string{caFile, az.CAFile} {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return fail(err)
+		}
+		bundle = append(bundle, pem...)
+	}
+	bundleFile := filepath.Join(dir, "ca-bundle.pem")
+	if err := os.WriteFile(bundleFile, bundle, 0o600); err != nil {
+		return fail(err)
+	}
+	tr, err := newTransport(bundleFile)
+	if err != nil {
+		return fail(err)
+	}
+	container := az.URL + "/readings"
+	b, err := sink.NewBlob(sink.BlobConfig{URL: container, Tokens: person, Transport: tr, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(stdio.Out, "\nAzurite, Microsoft's Storage emulator, is running. The readings go to\n%s\n"+
+		"as 'mapsdevice report --sink blob --blob-url URL' sends them.\n", container)
+	return b, stop
 }
 
 // eventPrinter shows report's NDJSON events as sentences.

@@ -156,7 +156,7 @@ func TestDemoInProcess(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("demo: exit %d: %s", r.code, r.err)
 	}
-	for _, want := range []string{"Signed in as " + emulator.ContributorUser, "for the scope https://atlas.microsoft.com/user_impersonation",
+	for _, want := range []string{"Signed in as " + emulator.ContributorUser, "for the scope\nhttps://atlas.microsoft.com/user_impersonation",
 		"served from the cache: true", "the circle's centre: 001 inside (-500 m)", "400 delivered, 0 still spooled"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.out)

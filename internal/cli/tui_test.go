@@ -215,7 +215,15 @@ func TestDemoInTmux(t *testing.T) {
 		t.Errorf("the demo screen does not say what happens:\n%s", screen)
 	}
 	pane.waitFor("EXIT=0", 20*time.Second)
-	if s := pane.screen(); !strings.Contains(s, "400 delivered, 0") {
+	s := pane.screen()
+	if !strings.Contains(s, "400 delivered, 0") {
 		t.Errorf("the demo did not end with its summary:\n%s", s)
+	}
+	// What the demo says after its screen is plain text that fits 80
+	// columns: a line the terminal wrapped would fill the width.
+	for _, l := range strings.Split(s, "\n") {
+		if len([]rune(l)) >= 80 {
+			t.Errorf("a line fills the 80-column terminal (wrapped?): %q", l)
+		}
 	}
 }

@@ -152,6 +152,52 @@ func (b *Blob) createContainer(ctx context.Context) error {
 	return storageFailure("create container", a)
 }
 
+// StoredBlob is one blob of the container.
+type StoredBlob struct {
+	Name string
+	Size int64
+}
+
+// List lists the container's blobs whose names start with prefix, for
+// people checking what arrived (the demo). An absent container has none.
+func (b *Blob) List(ctx context.Context, prefix string) ([]StoredBlob, error) {
+	var out []StoredBlob
+	marker := ""
+	for {
+		q := url.Values{"restype": {"container"}, "comp": {"list"}, "prefix": {prefix}}
+		if marker != "" {
+			q.Set("marker", marker)
+		}
+		a, err := b.do(ctx, http.MethodGet, b.container+"?"+q.Encode(), b.header(), nil, storageTokenRefused)
+		if err != nil {
+			return nil, err
+		}
+		if code, _ := storageError(a); a.status == http.StatusNotFound && code == "ContainerNotFound" {
+			return out, nil
+		}
+		if a.status != http.StatusOK {
+			return nil, storageFailure("list blobs", a)
+		}
+		var page struct {
+			Blobs []struct {
+				Name string `xml:"Name"`
+				Size int64  `xml:"Properties>Content-Length"`
+			} `xml:"Blobs>Blob"`
+			NextMarker string `xml:"NextMarker"`
+		}
+		if err := xml.Unmarshal(a.body, &page); err != nil {
+			return nil, fmt.Errorf("list blobs: %w", err)
+		}
+		for _, bl := range page.Blobs {
+			out = append(out, StoredBlob{Name: bl.Name, Size: bl.Size})
+		}
+		if page.NextMarker == "" {
+			return out, nil
+		}
+		marker = page.NextMarker
+	}
+}
+
 func (b *Blob) header() http.Header {
 	h := http.Header{}
 	h.Set("x-ms-version", StorageVersion)
