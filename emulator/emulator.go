@@ -2,8 +2,10 @@
 // talks to: Microsoft Entra ID (the device code flow for people, the
 // client credentials grant and managed identities for daemons), good
 // enough for the real MSAL Go clients; the Azure Maps Data v2 and Spatial
-// geofence services, good enough for the Maps client and the sensor node;
-// and Key Vault's Get Secret, good enough for the Azure SDK's azsecrets.
+// geofence services, good enough for the Maps client and the sensor node,
+// and a few live Maps APIs answered with canned data, good enough for
+// 'mapsdevice api' and demo; and Key Vault's Get Secret, good enough for
+// the Azure SDK's azsecrets.
 // It is a library first: New starts one, Handler serves it on any server,
 // Client reaches it (over TLS, or in memory with Options.NoListener), and
 // Approve, Deny, Expire, RevokeRefreshTokens, ExpireAccessTokens,
@@ -28,7 +30,13 @@
 //	POST /emulator/rotate-maps-key                         RotateMapsKey, for scripts
 //	POST /eventhubs/{hub}/messages                         Event Hubs batch send
 //	GET, POST /emulator/policy                             Policy, SetPolicy, for scripts
-//	/mapData…, /spatial/geofence/json, anything else       Azure Maps
+//	/mapData…, /spatial/geofence/json                      Azure Maps Data v2, Spatial
+//	POST /route/directions                                 Route 2025-01-01, canned
+//	GET  /geocode, /reverseGeocode                         Search 2026-01-01 (2025-01-01, 2023-06-01), canned
+//	GET  /timezone/byCoordinates/json                      Timezone 1.0, canned
+//	GET  /weather/currentConditions/json                   Weather 1.1, canned
+//	GET  /map/static                                       Render 2024-04-01 static image, canned
+//	anything else                                          Azure Maps, not emulated
 //
 // The identity side follows the wire contract in the project's notes on
 // Entra ID and on daemon credentials. Where it differs from the real
@@ -195,8 +203,58 @@
 //     whether an event would have been published (isEventPublished: in
 //     EnterAndExit mode only when the device crossed a border since its last
 //     query), but nothing is sent: there is no Event Grid.
-//   - Anything else under the Maps host (route, search, render, ...) is
-//     authenticated, logged and answered 404 ResourceNotFound.
+//   - Anything else under the Maps host is authenticated, logged and
+//     answered 404 ResourceNotFound (endpoint "maps-other").
+//
+// A few live Maps APIs answer with canned data, through the same
+// authentication, roles, throttle, log and faults, each under its own
+// Endpoint. A bad or missing parameter, or another api-version, gets 400
+// with code "400 BadRequest" and a message saying which. What is canned:
+//   - Route Directions 2025-01-01 (POST only; endpoint "route"): any 2 to
+//     150 waypoints (with up to 10 viaWaypoints between two), ordered by
+//     pointIndex, make a path along the great circles between them with a
+//     vertex about every kilometre; distances are great-circle lengths on
+//     the sphere above, durations those of a fixed speed (driving 50 km/h,
+//     truck 40, walking 5), with no traffic (trafficCongestion None).
+//     routePath adds the Waypoint features and the coordinates, as the
+//     service does; without it the RoutePath feature alone comes, with no
+//     coordinates. No alternative routes, no itinerary instructions, no
+//     avoid areas or vehicle specs (read past, not applied).
+//   - Search geocoding (endpoint "search"): eight canned places around
+//     Seattle and London (the device code guide's address, 1 Microsoft
+//     Way, Redmond, at the sample fence's centre; Space Needle; Pike Place
+//     Market; Seattle; Redmond; Bellevue; Seattle-Tacoma International
+//     Airport; London), matched by query or by address parts, case and
+//     punctuation ignored, by whole name, by a prefix of one, or by one
+//     followed by more, such as a postcode (exact matches first, confidence
+//     High, others Medium, up to top); anything else answers a
+//     FeatureCollection with no features. Reverse geocoding answers the
+//     canned place nearest the coordinates, however far.
+//   - Timezone by coordinates 1.0 (endpoint "timezone"): one canned zone
+//     per band of longitude (America/Los_Angeles west of -114.5°,
+//     America/Denver, America/Chicago, America/New_York, America/Sao_Paulo,
+//     Europe/London from -22.5° to 7.5°, Europe/Berlin, Europe/Helsinki,
+//     Asia/Dubai, Asia/Kolkata, Asia/Bangkok, Asia/Shanghai, Asia/Tokyo,
+//     Australia/Sydney, Pacific/Auckland); latitude and borders are
+//     ignored. Offsets, tags and transitions come from the host's zone
+//     data (the binary embeds none); without it, a zone keeps its standard
+//     offset all year. Version is a fixed "2025b"; no Sunrise or Sunset,
+//     and Aliases is empty.
+//   - Weather current conditions 1.1 (endpoint "weather"): the same cloudy
+//     12°C everywhere, metric or imperial, stamped now in the canned time
+//     zone; no history (duration is checked, not applied).
+//   - Render static image 2024-04-01 (endpoint "render"): a PNG (whatever
+//     Accept says) on a plain background per tileset, no map, in Web
+//     Mercator with 512-pixel tiles: center and zoom (default 12; 0 to 20,
+//     19 for imagery) with width 80 to 2000 and height 80 to 1500 (default
+//     512), or bbox alone, whose size at the zoom is the image's and must
+//     fall in those bounds. path (up to 10: lc, fc, la, fa, lw, ra; up to
+//     100 locations) draws lines, closed paths filled when fc or fa is
+//     given, and circles (ra); pins (up to 25, up to 50 locations) draw
+//     round markers in co at al and sc; labels, rotation, anchors and
+//     custom images are checked but not drawn. Render 1.0
+//     (/map/{static,tile,...}/{format}, or /map/static with api-version
+//     1.0) is retired: 400 saying so.
 //
 // Event Hubs answers at {url}/eventhubs as one namespace in which every hub
 // name exists (EventHubsURL), taking the REST batch send (POST

@@ -122,8 +122,17 @@ func (s *Server) mapsRoutes(mux *http.ServeMux) {
 	s.handle(mux, "DELETE /mapData/{udid}", EndpointMapData, s.authorized(accessWrite, s.deleteData))
 	s.handle(mux, "GET /spatial/geofence/json", EndpointGeofence, s.authorized(accessRead, s.geofenceGet))
 	s.handle(mux, "POST /spatial/geofence/json", EndpointGeofence, s.authorized(accessRead, s.geofencePost))
-	// The rest of Azure Maps (route, search, render, ...) is not emulated,
-	// but is authenticated and logged, so clients can be tested against it.
+	// A few live APIs answer with canned data (route.go, search.go,
+	// timezone.go, weather.go, render.go).
+	s.handle(mux, "/route/directions", EndpointRoute, s.authorized(accessRead, s.routeDirections))
+	s.handle(mux, "GET /geocode", EndpointSearch, s.authorized(accessRead, s.geocode))
+	s.handle(mux, "GET /reverseGeocode", EndpointSearch, s.authorized(accessRead, s.reverseGeocode))
+	s.handle(mux, "GET /timezone/byCoordinates/{format}", EndpointTimezone, s.authorized(accessRead, s.timezoneByCoordinates))
+	s.handle(mux, "GET /weather/currentConditions/{format}", EndpointWeather, s.authorized(accessRead, s.currentConditions))
+	s.handle(mux, "GET /map/static", EndpointRender, s.authorized(accessRead, s.staticImage))
+	s.handle(mux, "/map/{service}/{format}", EndpointRender, s.authorized(accessRead, s.retiredRender))
+	// The rest of Azure Maps is not emulated, but is authenticated and
+	// logged, so clients can be tested against it.
 	s.handle(mux, "/", EndpointMapsAPI, s.authorized(accessRead, s.notEmulated))
 }
 
@@ -219,7 +228,7 @@ func (m *mapsState) allowed(oid string, need access) bool {
 
 func (s *Server) notEmulated(w http.ResponseWriter, r *http.Request, _ caller) {
 	writeMapsError(w, http.StatusNotFound, "ResourceNotFound",
-		"The emulator implements only the Data v2 and Spatial geofence services; "+r.URL.Path+" is answered by the real Azure Maps.")
+		"The emulator does not implement "+r.URL.Path+"; it is answered by the real Azure Maps.")
 }
 
 // writeMapsError answers in the shape Azure Maps uses.

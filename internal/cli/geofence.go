@@ -40,6 +40,7 @@ at a compatible endpoint, such as 'mapsdevice emulator'.`),
 			newGeofenceGetCmd(stdio),
 			newGeofenceDeleteCmd(stdio),
 			newGeofenceCheckCmd(stdio),
+			newGeofenceShowCmd(stdio),
 		},
 		Exec: groupExec("geofence command"),
 	}

@@ -36,6 +36,7 @@ var wantGroups = map[string]struct{ signIn, credential, maps bool }{
 	"mapsdevice geofence get":      {signIn: true, credential: true, maps: true},
 	"mapsdevice geofence delete":   {signIn: true, credential: true, maps: true},
 	"mapsdevice geofence check":    {signIn: true, credential: true, maps: true},
+	"mapsdevice geofence show":     {signIn: true, credential: true, maps: true}, // --png
 	"mapsdevice report":            {signIn: true, credential: true, maps: true},
 	"mapsdevice api":               {signIn: true, credential: true, maps: true},
 	"mapsdevice demo":              {},

@@ -1,0 +1,89 @@
+package emulator
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The live Azure Maps APIs the emulator answers with canned data.
+const (
+	EndpointRoute    Endpoint = "route"
+	EndpointSearch   Endpoint = "search"
+	EndpointTimezone Endpoint = "timezone"
+	EndpointRender   Endpoint = "render"
+	EndpointWeather  Endpoint = "weather"
+)
+
+// isMaps says whether an endpoint answers as Azure Maps, so that
+// injected faults take Maps' error shape.
+func (e Endpoint) isMaps() bool {
+	switch e {
+	case EndpointMapData, EndpointGeofence, EndpointMapsAPI,
+		EndpointRoute, EndpointSearch, EndpointTimezone, EndpointRender, EndpointWeather:
+		return true
+	}
+	return false
+}
+
+// sphereRadius is the radius of the sphere the Maps side measures on,
+// the geofence package's (WGS84's equatorial radius).
+const sphereRadius = 6378137.0
+
+// greatCircle is the distance in metres between two points in degrees.
+func greatCircle(lon1, lat1, lon2, lat2 float64) float64 {
+	rad := math.Pi / 180
+	dlat := (lat2 - lat1) * rad
+	dlon := (lon2 - lon1) * rad
+	a := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dlon/2)*math.Sin(dlon/2)
+	return 2 * sphereRadius * math.Asin(math.Min(1, math.Sqrt(a)))
+}
+
+// badRequest answers 400 in the shape Azure Maps uses for a bad parameter.
+func badRequest(w http.ResponseWriter, format string, args ...any) {
+	writeMapsError(w, http.StatusBadRequest, "400 BadRequest", fmt.Sprintf(format, args...))
+}
+
+// checkVersion answers 400 unless api-version is one of the service's.
+func checkVersion(w http.ResponseWriter, r *http.Request, service string, versions ...string) bool {
+	v := r.URL.Query().Get("api-version")
+	if slices.Contains(versions, v) {
+		return true
+	}
+	if v == "" {
+		badRequest(w, "The api-version query parameter is missing: %s takes %s.", service, strings.Join(versions, " or "))
+		return false
+	}
+	badRequest(w, "The api-version %q is not supported by %s: it takes %s.", v, service, strings.Join(versions, " or "))
+	return false
+}
+
+// parsePair reads "a,b" as two numbers.
+func parsePair(s string) (a, b float64, ok bool) {
+	x, y, found := strings.Cut(s, ",")
+	if !found {
+		return 0, 0, false
+	}
+	a, err1 := strconv.ParseFloat(strings.TrimSpace(x), 64)
+	b, err2 := strconv.ParseFloat(strings.TrimSpace(y), 64)
+	return a, b, err1 == nil && err2 == nil && finite(a) && finite(b)
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+func validLonLat(lon, lat float64) bool {
+	return lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90
+}
+
+// retiredRender answers a Render 1.0 request as the Data service answers
+// a version it no longer takes.
+func (s *Server) retiredRender(w http.ResponseWriter, r *http.Request, _ caller) {
+	if r.URL.Query().Get("api-version") != "1.0" {
+		s.notEmulated(w, r, caller{})
+		return
+	}
+	badRequest(w, "The api-version \"1.0\" of the Render service is retired: %s is no longer answered; static images are GET /map/static with api-version 2024-04-01.", r.URL.Path)
+}
