@@ -227,8 +227,9 @@
 //     Airport; London), matched by query or by address parts, case and
 //     punctuation ignored, by whole name, by a prefix of one, or by one
 //     followed by more, such as a postcode (exact matches first, confidence
-//     High, others Medium, up to top); anything else answers a
-//     FeatureCollection with no features. Reverse geocoding answers the
+//     High, others Medium, top at a time, with a nextLink to the rest
+//     whose "skip" parameter is the emulator's own); anything else answers
+//     a FeatureCollection with no features. Reverse geocoding answers the
 //     canned place nearest the coordinates, however far.
 //   - Timezone by coordinates 1.0 (endpoint "timezone"): one canned zone
 //     per band of longitude (America/Los_Angeles west of -114.5°,

@@ -3,8 +3,10 @@ package emulator
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"slices"
 	"sort"
@@ -56,12 +58,23 @@ type routePoint struct {
 
 // routeDirections answers Route Directions 2025-01-01 with a path along
 // the great circles between the points, driven at a fixed speed.
+// jsonMediaType says whether a Content-Type is JSON or GeoJSON.
+func jsonMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || mt == "application/geo+json")
+}
+
 func (s *Server) routeDirections(w http.ResponseWriter, r *http.Request, _ caller) {
 	if r.Method != http.MethodPost {
 		badRequest(w, "Route Directions %s takes POST with a GeoJSON body, not %s.", routeVersion, r.Method)
 		return
 	}
 	if !checkVersion(w, r, "Route Directions", routeVersion) {
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !jsonMediaType(ct) {
+		writeMapsError(w, http.StatusUnsupportedMediaType, "415 UnsupportedMediaType",
+			fmt.Sprintf("Route Directions takes application/json or application/geo+json, not %q.", r.Header.Get("Content-Type")))
 		return
 	}
 	req, points, ok := readRouteRequest(w, r)

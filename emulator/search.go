@@ -3,6 +3,7 @@ package emulator
 import (
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,15 +141,35 @@ func (s *Server) geocode(w http.ResponseWriter, r *http.Request, _ caller) {
 		}
 	}
 	slices.SortStableFunc(hits, func(a, b hit) int { return b.score - a.score })
+	// The answer pages by top, with a nextLink to the rest, as the
+	// service's answer may carry one; "skip" in it is the emulator's own.
+	skip := 0
+	if v := q.Get("skip"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			badRequest(w, "skip must be a whole number, 0 or more.")
+			return
+		}
+		skip = min(n, len(hits))
+	}
 	features := []map[string]any{}
-	for _, h := range hits[:min(len(hits), top)] {
+	for _, h := range hits[skip:min(len(hits), skip+top)] {
 		confidence := "High"
 		if h.score < 2 {
 			confidence = "Medium"
 		}
 		features = append(features, h.p.feature(confidence))
 	}
-	writeGeoJSON(w, http.StatusOK, map[string]any{"type": "FeatureCollection", "features": features})
+	answer := map[string]any{"type": "FeatureCollection", "features": features}
+	if skip+top < len(hits) {
+		next := url.URL{Scheme: "https", Host: r.Host, Path: r.URL.Path}
+		nq := r.URL.Query()
+		nq.Del("subscription-key")
+		nq.Set("skip", strconv.Itoa(skip+top))
+		next.RawQuery = nq.Encode()
+		answer["nextLink"] = next.String()
+	}
+	writeGeoJSON(w, http.StatusOK, answer)
 }
 
 // reverseGeocode answers Get Reverse Geocoding with the canned place

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -389,6 +390,23 @@ func TestForeignOperationLocation(t *testing.T) {
 	_, err = c.Upload(t.Context(), azmaps.BytesBody([]byte(sample)), "")
 	if !errors.Is(err, azmaps.ErrForeignHost) || sawAuth {
 		t.Errorf("err %v; credentials sent to the other host: %v", err, sawAuth)
+	}
+}
+
+// TestForeignNextLink: a nextLink on another host ('api --paginate') is
+// not followed with the key; a stand-in, as above.
+func TestForeignNextLink(t *testing.T) {
+	var reached bool
+	foreign := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached = true }))
+	defer foreign.Close()
+	c, err := azmaps.NewClient(azmaps.Config{Endpoint: "https://maps.example", Key: "secret", HTTPClient: foreign.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _ := url.Parse(foreign.URL + "/geocode?api-version=2026-01-01&skip=1")
+	_, err = c.Send(t.Context(), azmaps.RawRequest{Method: http.MethodGet, URL: next})
+	if !errors.Is(err, azmaps.ErrForeignHost) || reached {
+		t.Errorf("err %v; the other host was reached: %v", err, reached)
 	}
 }
 
