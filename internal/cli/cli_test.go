@@ -299,7 +299,8 @@ func TestDemo(t *testing.T) {
 	t.Parallel()
 	common := []string{"Signed in as " + emulator.ContributorUser, "https://atlas.microsoft.com/", "served from the cache: true",
 		"Stored as udid", "the circle's centre: 001 inside (-500 m)", "1 km east of it:     001 outside",
-		"demo-truck entered campus", "demo-truck left    001"}
+		"demo-truck entered campus", "demo-truck left    001",
+		"geocoding '1 Microsoft Way, Redmond': 47.639754, -122.126986", "a route from there to the Space Needle: 16.8 km"}
 	t.Run("without Azurite", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t).with("PATH=" + pathWithout(t, "azurite-blob"))

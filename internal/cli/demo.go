@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,6 +116,9 @@ func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
 	if err := demoGeofence(ctx, stdio, client); err != nil {
 		return err
 	}
+	if err := demoLiveAPIs(ctx, stdio, client); err != nil {
+		return err
+	}
 	if err := demoReport(ctx, stdio, client, srv.CAFile(), si.client); err != nil {
 		return err
 	}
@@ -125,6 +130,66 @@ func runDemo(ctx context.Context, stdio Stdio, o demoOptions) error {
 const demoFence = `{"type":"FeatureCollection","features":[
  {"type":"Feature","geometry":{"type":"Point","coordinates":[-122.126986,47.639754]},"properties":{"geometryId":"001","radius":500,"subType":"Circle"}},
  {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[-122.14,47.63],[-122.12,47.63],[-122.12,47.65],[-122.14,47.65],[-122.14,47.63]]]},"properties":{"geometryId":"campus"}}]}`
+
+// demoLiveAPIs calls two of today's Azure Maps APIs the way 'mapsdevice
+// api' does: geocoding (Search 2026-01-01) and a route (Route 2025-01-01,
+// POST). The emulator's answers are canned.
+func demoLiveAPIs(ctx context.Context, stdio Stdio, client *azmaps.Client) error {
+	fmt.Fprintln(stdio.Out, "\nCalling Azure Maps APIs that are live today, as 'mapsdevice api' does:")
+	var place struct {
+		Features []struct {
+			Geometry struct {
+				Coordinates []float64 `json:"coordinates"`
+			} `json:"geometry"`
+		} `json:"features"`
+	}
+	q := url.Values{"api-version": {"2026-01-01"}, "query": {"1 Microsoft Way, Redmond"}}
+	if err := demoCall(ctx, client, azmaps.RawRequest{Method: http.MethodGet, URL: client.URL("/geocode", q)}, &place); err != nil {
+		return err
+	}
+	if len(place.Features) == 0 || len(place.Features[0].Geometry.Coordinates) < 2 {
+		return errors.New("geocoding found no place")
+	}
+	c := place.Features[0].Geometry.Coordinates
+	fmt.Fprintf(stdio.Out, "  geocoding '1 Microsoft Way, Redmond': %.6f, %.6f\n", c[1], c[0])
+	body := fmt.Sprintf(`{"type":"FeatureCollection","travelMode":"driving","features":[
+ {"type":"Feature","properties":{"pointIndex":0,"pointType":"waypoint"},"geometry":{"type":"Point","coordinates":[%f,%f]}},
+ {"type":"Feature","properties":{"pointIndex":1,"pointType":"waypoint"},"geometry":{"type":"Point","coordinates":[-122.349309,47.620422]}}]}`, c[0], c[1])
+	var route struct {
+		Features []struct {
+			Properties struct {
+				Type             string  `json:"type"`
+				DistanceInMeters float64 `json:"distanceInMeters"`
+				DurationInSecs   float64 `json:"durationInSeconds"`
+			} `json:"properties"`
+		} `json:"features"`
+	}
+	b := azmaps.BytesBody([]byte(body))
+	req := azmaps.RawRequest{Method: http.MethodPost, URL: client.URL("/route/directions", url.Values{"api-version": {"2025-01-01"}}), Body: &b}
+	if err := demoCall(ctx, client, req, &route); err != nil {
+		return err
+	}
+	for _, f := range route.Features {
+		if f.Properties.Type == "RoutePath" {
+			fmt.Fprintf(stdio.Out, "  a route from there to the Space Needle: %.1f km, %.0f minutes\n",
+				f.Properties.DistanceInMeters/1000, f.Properties.DurationInSecs/60)
+		}
+	}
+	return nil
+}
+
+// demoCall sends a request and decodes its JSON answer.
+func demoCall(ctx context.Context, client *azmaps.Client, req azmaps.RawRequest, v any) error {
+	resp, err := client.Send(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("read the answer of %s: %w", req.URL.Path, err)
+	}
+	return nil
+}
 
 // demoGeofence uploads the sample fence with the signed-in account's
 // token and checks a few points against it.

@@ -46,8 +46,10 @@ func newEmulatorCmd(stdio Stdio) *ffcli.Command {
 			ShortHelp:  "run a local Entra ID and Azure Maps for tests and demos",
 			LongHelp: strings.TrimSpace(`
 Run a local emulator of Microsoft Entra ID, of an Azure Maps account (Data
-v2 and Spatial geofence), of Key Vault and of the managed identity
-endpoints, over HTTPS. It prints shell export lines (MAPSDEVICE_AUTHORITY,
+v2 and Spatial geofence; canned answers for Route 2025-01-01, geocoding
+2026-01-01, Timezone 1.0, Weather 1.1 and Render 2024-04-01 static
+images), of Key Vault, Event Hubs and the managed identity endpoints,
+over HTTPS. It prints shell export lines (MAPSDEVICE_AUTHORITY,
 MAPSDEVICE_CLIENT_ID, MAPSDEVICE_CA_FILE, MAPSDEVICE_MAPS_ENDPOINT,
 MAPSDEVICE_MAPS_CLIENT_ID and the MAPSDEVICE_EMULATOR_ ones below) on
 stdout, then serves until interrupted or terminated:
