@@ -73,11 +73,9 @@ func TestCompletionInBash(t *testing.T) {
 	p.typeLine(`PS1='$ '; source <(mapsdevice completion bash); echo sourced=$?`)
 	p.waitFor("sourced=0", 10*time.Second)
 	p.tmux("send-keys", "clear", "Enter")
+	p.waitLine(regexp.MustCompile(`^\$$`), 5*time.Second) // typed ahead, keys would echo before the prompt
 
-	steps := []struct {
-		typed string
-		want  *regexp.Regexp
-	}{
+	steps := []tabStep{
 		{"mapsdevice geo", regexp.MustCompile(`^\$ mapsdevice geofence Z$`)},
 		{"mapsdevice geofence ch", regexp.MustCompile(`^\$ mapsdevice geofence check Z$`)},
 		{"mapsdevice report --sin", regexp.MustCompile(`^\$ mapsdevice report --sink Z$`)},
@@ -85,6 +83,19 @@ func TestCompletionInBash(t *testing.T) {
 		{"mapsdevice status --credential=managed", regexp.MustCompile(`^\$ mapsdevice status --credential=managed-identity Z$`)},
 		{"mapsdevice login --token-store k", regexp.MustCompile(`^\$ mapsdevice login --token-store keyring Z$`)},
 	}
+	p.tabSteps(steps)
+}
+
+// tabStep is something typed, then Tab, and the line it must become.
+type tabStep struct {
+	typed string
+	want  *regexp.Regexp
+}
+
+// tabSteps types each step, presses Tab and then Z, so the line shows
+// the completion and the space after it, and clears the line.
+func (p *tmuxPane) tabSteps(steps []tabStep) {
+	p.t.Helper()
 	for _, s := range steps {
 		p.tmux("send-keys", "-l", s.typed)
 		p.tmux("send-keys", "Tab")
@@ -101,20 +112,11 @@ func TestCompletionInZsh(t *testing.T) {
 	p.typeLine(fmt.Sprintf(`PS1='$ '; autoload -Uz compinit; compinit -u -d %s/zcomp; source <(mapsdevice completion zsh); echo sourced=$?`, e.home))
 	p.waitFor("sourced=0", 10*time.Second)
 	p.tmux("send-keys", "clear", "Enter")
-	for _, s := range []struct {
-		typed string
-		want  *regexp.Regexp
-	}{
+	p.waitLine(regexp.MustCompile(`^\$$`), 5*time.Second) // typed ahead, keys would echo before the prompt
+	p.tabSteps([]tabStep{
 		{"mapsdevice geo", regexp.MustCompile(`^\$ mapsdevice geofence Z$`)},
 		{"mapsdevice report --sink ev", regexp.MustCompile(`^\$ mapsdevice report --sink eventhubs Z$`)},
-	} {
-		p.tmux("send-keys", "-l", s.typed)
-		p.tmux("send-keys", "Tab")
-		p.tmux("send-keys", "-l", "Z")
-		p.waitLine(s.want, 10*time.Second)
-		p.tmux("send-keys", "C-u")
-		p.waitLine(regexp.MustCompile(`^\$$`), 5*time.Second)
-	}
+	})
 }
 
 // TestCompletionInFish asks fish what it would offer, as its Tab does.
