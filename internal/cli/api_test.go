@@ -8,8 +8,11 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mapsdevice/mapsdevice/emulator"
+	"github.com/mapsdevice/mapsdevice/emulator/emulatortest"
+	"github.com/mapsdevice/mapsdevice/internal/cli"
 )
 
 // routeJSON asks for a route from the guide's fence centre to the Space
@@ -170,5 +173,34 @@ func TestAPIUsage(t *testing.T) {
 		if r.Endpoint == emulator.EndpointSearch {
 			t.Errorf("a refused call reached the service: %s", r.Path)
 		}
+	}
+}
+
+// TestAPIInProcess: the same calls from within the process, where a
+// script's exit code and stdout are what it sees.
+func TestAPIInProcess(t *testing.T) {
+	hermetic(t)
+	srv := emulatortest.Start(t, emulator.Options{AutoApprove: 100 * time.Millisecond, MapsRate: -1})
+	signInEnv(t, srv)
+	if r := runMain(t, "login"); r.code != 0 {
+		t.Fatalf("login: exit %d: %s", r.code, r.err)
+	}
+	r := runMain(t, "api", "/geocode", "--query", "api-version=2026-01-01", "--query", "query=Se", "--query", "top=1", "--paginate",
+		"--header", "Accept-Language: en-US")
+	if r.code != 0 || strings.Count(r.out, `"FeatureCollection"`) != 2 {
+		t.Errorf("--paginate: exit %d, %q; want two pages", r.code, r.out)
+	}
+	// An image is not written to a terminal.
+	var out, errb bytes.Buffer
+	code := cli.Main(t.Context(), []string{"api", "/map/static", "--query", "api-version=2024-04-01", "--query", "center=-122.127,47.640"},
+		cli.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb, OutTerminal: true})
+	if code != 1 || out.Len() != 0 || !strings.Contains(errb.String(), "send it to a file") {
+		t.Errorf("a PNG to a terminal: exit %d, %d bytes written, %q", code, out.Len(), errb.String())
+	}
+	if r := runMain(t, "api", "/geocode", "--header", "Authorization: Bearer x"); r.code != 64 {
+		t.Errorf("--header Authorization: exit %d, want 64", r.code)
+	}
+	if r := runMain(t, "report", "--sink", "https", "--https-url", "https://api.example/r", "--https-scope", "api://x/Readings.Write"); r.code != 64 || !strings.Contains(r.err, "looks like a scope") {
+		t.Errorf("--https-scope with a scope: exit %d %q", r.code, r.err)
 	}
 }

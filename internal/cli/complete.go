@@ -146,8 +146,7 @@ func flagNames(c *ffcli.Command, cur string) []candidate {
 				name = "-" + f.Name
 			}
 			if strings.HasPrefix(name, cur) || strings.HasPrefix("--"+f.Name, cur) {
-				help, _, _ := strings.Cut(f.Usage, ":")
-				cands = append(cands, candidate{name, help})
+				cands = append(cands, candidate{name, summary(f.Usage)})
 			}
 		})
 	}
@@ -155,6 +154,21 @@ func flagNames(c *ffcli.Command, cur string) []candidate {
 		cands = append(cands, candidate{"--help", "show help"})
 	}
 	return cands
+}
+
+// summary is a flag's usage up to its first ": " or "; " outside quotes,
+// short enough to show beside the flag.
+func summary(usage string) string {
+	quoted := false
+	for i, r := range usage {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case !quoted && (r == ':' || r == ';') && strings.HasPrefix(usage[i+1:], " "):
+			return usage[:i]
+		}
+	}
+	return usage
 }
 
 // withPrefix keeps the values that start with cur, each written after
