@@ -67,21 +67,26 @@ func Evaluate(fences []Fence, q Query) Result {
 				continue
 			}
 		}
-		res.Geometries = append(res.Geometries, measure(f, nil, q))
+		res.Geometries = append(res.Geometries, measure(f, q))
 	}
 	return res
 }
 
-// measure is one fence's answer, as reported: decimetres, and ±Far beyond
-// the search buffer. e, when not nil, is the fence's edge index.
-func measure(f Fence, e *edgeIndex, q Query) GeometryResult {
-	d, nearest := distance(f, e, q.Lat, q.Lon)
+// measure is one fence's answer, as reported.
+func measure(f Fence, q Query) GeometryResult {
+	d, nearest := Distance(f, q.Lat, q.Lon)
+	return answer(f.GeometryID, d, nearest, q.SearchBuffer)
+}
+
+// answer is a fence's answer as reported: decimetres, and ±Far beyond
+// the search buffer.
+func answer(id string, d float64, nearest orb.Point, buffer float64) GeometryResult {
 	d = math.Round(d*10)/10 + 0 // decimetres, as reported; + 0 turns -0 into 0
-	if math.Abs(d) > q.SearchBuffer {
+	if math.Abs(d) > buffer {
 		d = math.Copysign(Far, d)
 	}
 	return GeometryResult{
-		GeometryID: f.GeometryID,
+		GeometryID: id,
 		Distance:   d,
 		NearestLat: nearest[1],
 		NearestLon: nearest[0],
@@ -94,14 +99,7 @@ func Inside(distance float64) bool { return distance < 0 }
 // Distance is the signed distance in metres from a position to a fence's
 // border, and the nearest border point as [lon, lat].
 func Distance(f Fence, lat, lon float64) (float64, orb.Point) {
-	return distance(f, nil, lat, lon)
-}
-
-func distance(f Fence, e *edgeIndex, lat, lon float64) (float64, orb.Point) {
 	pr := newProjection(lat, lon)
-	if e != nil {
-		return e.distance(f, pr)
-	}
 	switch g := f.Geometry.(type) {
 	case orb.Polygon:
 		return pr.polygons([]orb.Polygon{g})
@@ -126,11 +124,13 @@ func distance(f Fence, e *edgeIndex, lat, lon float64) (float64, orb.Point) {
 // projection maps [lon, lat] to metres east and north of the query point.
 type projection struct {
 	lat0, lon0, kx, ky float64
+	cos0               float64 // the cosine of lat0, which haversine needs too
 }
 
 func newProjection(lat, lon float64) projection {
 	ky := earthRadius * math.Pi / 180
-	return projection{lat0: lat, lon0: lon, ky: ky, kx: ky * math.Cos(lat*math.Pi/180)}
+	cos0 := math.Cos(lat * math.Pi / 180)
+	return projection{lat0: lat, lon0: lon, ky: ky, kx: ky * cos0, cos0: cos0}
 }
 
 func (p projection) xy(pt orb.Point) (float64, float64) {
@@ -243,7 +243,8 @@ func (p projection) haversine(to orb.Point) float64 {
 	lat1, lat2 := p.lat0*math.Pi/180, to[1]*math.Pi/180
 	dlat := lat2 - lat1
 	dlon := (to[0] - p.lon0) * math.Pi / 180
-	a := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1)*math.Cos(lat2)*math.Sin(dlon/2)*math.Sin(dlon/2)
+	sinLat, sinLon := math.Sin(dlat/2), math.Sin(dlon/2)
+	a := sinLat*sinLat + p.cos0*math.Cos(lat2)*sinLon*sinLon
 	return 2 * earthRadius * math.Asin(math.Min(1, math.Sqrt(a)))
 }
 
@@ -287,7 +288,7 @@ func (p projection) polygons(polys []orb.Polygon) (float64, orb.Point) {
 		for ri, ring := range poly {
 			x, y, ringIn, ok := p.ringPass(ring, pt)
 			if !ok {
-				x, y = p.nearest(orb.LineString(ring))
+				x, y = p.ringNearest(ring)
 				ringIn = ringContains(ring, pt)
 			}
 			// polygonContains: inside the outer ring and outside every hole.
@@ -303,6 +304,52 @@ func (p projection) polygons(polys []orb.Polygon) (float64, orb.Point) {
 		inside = inside || in
 	}
 	return p.signed(nx, ny, inside)
+}
+
+// ringNearest is nearest for a ring, less the edges along the seam of a
+// ring the whole way round the globe (see seamOf).
+func (p projection) ringNearest(r orb.Ring) (float64, float64) {
+	lo, hi, whole := seamOf(r)
+	if !whole {
+		return p.nearest(orb.LineString(r))
+	}
+	bx, by := math.Inf(1), math.Inf(1)
+	best := math.Inf(1)
+	off := 0.0 // turns added to r[i]
+	for i := 0; i+1 < len(r); i++ {
+		next := off + shortTurn(r[i][0], r[i+1][0])
+		if !onSeam(r[i][0]+off, r[i+1][0]+next, lo, hi) {
+			x, y, _ := p.segmentNearest(r[i], r[i+1])
+			if d := x*x + y*y; d < best {
+				best, bx, by = d, x, y
+			}
+		}
+		off = next
+	}
+	return bx, by
+}
+
+// seamOf is where a ring that goes the whole way round the globe meets
+// itself: along the meridian at the unwrapped longitude lo, which is also
+// hi, a turn east. An edge along it runs between two copies of the ring's
+// inside, so it is no border: a band round the world has its border north
+// and south, not at ±180. ok is false for every other ring.
+func seamOf(r orb.Ring) (lo, hi float64, ok bool) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	off := 0.0
+	for i, pt := range r {
+		if i > 0 {
+			off += shortTurn(r[i-1][0], pt[0])
+		}
+		lo, hi = min(lo, pt[0]+off), max(hi, pt[0]+off)
+	}
+	return lo, hi, hi-lo >= 360
+}
+
+// onSeam reports whether the edge between the unwrapped longitudes a and
+// b runs along the seam at lo and hi.
+func onSeam(a, b, lo, hi float64) bool {
+	return a == b && (a == lo || a == hi)
 }
 
 // ringPass is nearest and ringContains in one pass, each vertex projected

@@ -34,6 +34,16 @@ func FuzzParse(f *testing.F) {
 				d, _ := Distance(fence, 47.6, -122.1)
 				_ = d
 			}
+			// The index must not panic on any valid fence either, here or
+			// next to a fence's first vertex.
+			ix := NewIndex(fences)
+			ix.Evaluate(Query{Lat: 47.6, Lon: -122.1, SearchBuffer: 500})
+			for _, fence := range fences {
+				if parts := fenceParts(fence); len(parts) > 0 && len(parts[0].pts) > 0 {
+					v := parts[0].pts[0]
+					ix.Evaluate(Query{Lat: v[1] + 1e-5, Lon: v[0], SearchBuffer: 50})
+				}
+			}
 		case errors.As(err, &inv):
 			if len(inv.Problems) == 0 {
 				t.Fatal("invalid with no problems")

@@ -8,15 +8,17 @@ import (
 )
 
 // Index answers positions against many fences. A packed R-tree over the
-// fences' bounding boxes finds the few a position can be near, and each
-// fence with many vertices keeps one over its edges, so that the nearest
-// border point, and with it containment, costs a search rather than a
-// pass over every vertex. The answers are Evaluate's, less the fences a
-// position is farther than the search buffer outside of. An Index is
-// read-only once built and safe for concurrent use.
+// fences' bounding boxes finds the few a position can be near. Each fence
+// keeps its edges in boxed chunks of chunkEdges, in a packed R-tree of
+// their own when there are many, so that the nearest border point, and
+// with it containment, costs a search that measures the few edges near
+// the position rather than a pass over every vertex. The answers are
+// Evaluate's, less the fences a position is farther than the search
+// buffer outside of. An Index is read-only once built and safe for
+// concurrent use.
 type Index struct {
 	fences []Fence
-	edges  []*edgeIndex // per fence; nil where a pass is as cheap
+	edges  []edgeIndex // per fence; a fence with no position has an empty box, never near
 	tree   *packedTree
 	lo, hi float64 // the longitudes the fences' boxes span, unwrapped
 	// timed lists the fences with a validityTime, which every answer
@@ -24,14 +26,9 @@ type Index struct {
 	timed []int
 }
 
-// manyVertices is where an edge index starts to pay for its memory (about
-// 30 bytes an edge): below it, a pass over the vertices is about as fast
-// (BenchmarkCity10000Fences, at 100 vertices a fence, with either).
-const manyVertices = 128
-
 // NewIndex indexes fences for Index.Evaluate.
 func NewIndex(fences []Fence) *Index {
-	ix := &Index{fences: fences, edges: make([]*edgeIndex, len(fences)), lo: math.Inf(1), hi: math.Inf(-1)}
+	ix := &Index{fences: fences, edges: make([]edgeIndex, len(fences)), lo: math.Inf(1), hi: math.Inf(-1)}
 	boxes := make([]box, len(fences))
 	for i, f := range fences {
 		if f.Validity != nil {
@@ -39,8 +36,8 @@ func NewIndex(fences []Fence) *Index {
 		}
 		parts := fenceParts(f)
 		lo, hi, n := bounds(parts)
-		if n >= manyVertices {
-			ix.edges[i] = newEdgeIndex(f, parts)
+		if n > 0 {
+			ix.edges[i].build(f, parts)
 		}
 		if f.Kind != KindPolygon {
 			lo, hi = grow(lo, hi, f.Radius)
@@ -69,37 +66,84 @@ func (ix *Index) Evaluate(q Query) Result {
 			res.InvalidPeriodGeofenceGeometryID = append(res.InvalidPeriodGeofenceGeometryID, ix.fences[i].GeometryID)
 		}
 	}
-	for _, i := range ix.near(q) {
-		f := ix.fences[i]
-		if f.Validity != nil && f.Validity.at(q.UserTime) != active {
+	var buf [64]int32
+	ids := ix.near(q, buf[:0])
+	p := newProjection(q.Lat, q.Lon)
+	// First drop the fences whose own box the position is farther than
+	// the buffer outside of (near grew the boxes in degrees, with room
+	// to spare), reading one small record a fence.
+	kept := ids[:0]
+	for _, i := range ids {
+		e := &ix.edges[i]
+		if r := e.reach(q); r > 0 && p.boxDist2(e.box) >= r*r {
 			continue
 		}
-		g := measure(f, ix.edges[i], q)
-		if g.Distance != Far {
-			res.Geometries = append(res.Geometries, g)
+		kept = append(kept, i)
+	}
+	for k, i := range kept {
+		e := &ix.edges[i]
+		if e.timed && ix.fences[i].Validity.at(q.UserTime) != active {
+			continue
+		}
+		d, nearest, ok := e.distance(p, e.reach(q))
+		if !ok {
+			continue // farther outside than the buffer
+		}
+		if g := answer(e.id, d, nearest, q.SearchBuffer); g.Distance != Far {
+			res.Geometries = appendAnswer(res.Geometries, g, len(kept)-k)
 		}
 	}
 	return res
 }
 
-// near lists, in order, the fences whose box, grown by the search buffer,
-// holds the position, on whichever turn of the globe the box lies.
-func (ix *Index) near(q Query) []int32 {
+// appendAnswer appends g to gs, making room at the first for the most
+// that can follow: one allocation for all of a position's answers, and
+// none when there are none.
+func appendAnswer(gs []GeometryResult, g GeometryResult, most int) []GeometryResult {
+	if cap(gs) == 0 {
+		gs = make([]GeometryResult, 0, most)
+	}
+	return append(gs, g)
+}
+
+// reach is how far outside a fence, in projected metres, a position can
+// be and still have an answer within the search buffer; 0 when the
+// projection cannot tell. Within 80° of the equator and 5 km of the
+// position, the projected distance and the great-circle one differ by
+// well under 1%, so the margin (the one lonSpan takes) keeps every
+// border point that rounds to within the buffer.
+func (e *edgeIndex) reach(q Query) float64 {
+	metres := q.SearchBuffer
+	if !e.polygon {
+		metres += e.radius
+	}
+	if math.Abs(q.Lat) > 80 || metres > 5000 {
+		return 0
+	}
+	return metres*1.01 + 1
+}
+
+// near appends to ids, in order, the fences whose box, grown by the
+// search buffer, holds the position, on whichever turn of the globe the
+// box lies.
+func (ix *Index) near(q Query, ids []int32) []int32 {
 	buffer := q.SearchBuffer*1.01 + 1 // the margin of lonSpan
 	dlat := buffer / (earthRadius * math.Pi / 180)
 	dlon := lonSpan(math.Abs(q.Lat)+dlat, buffer)
-	var ids []int32
+	turns := 0
 	for _, turn := range [...]float64{0, -360, 360} {
 		lo, hi := q.Lon+turn-dlon, q.Lon+turn+dlon
 		if hi < ix.lo || lo > ix.hi {
 			continue
 		}
-		ix.tree.search(newBox(lo, q.Lat-dlat, hi, q.Lat+dlat), func(id int32) {
-			ids = append(ids, id)
-		})
+		ids = ix.tree.appendSearch(newBox(lo, q.Lat-dlat, hi, q.Lat+dlat), ids)
+		turns++
 	}
 	slices.Sort(ids)
-	return slices.Compact(ids)
+	if turns > 1 {
+		ids = slices.Compact(ids) // a fence found on two turns
+	}
+	return ids
 }
 
 // grow widens a box by metres: exactly in latitude, and in longitude by
@@ -138,6 +182,10 @@ type part struct {
 	// left is +1 when the fence's inside lies left of the ring as
 	// walked, -1 when right.
 	left float64
+	// seam says a ring goes the whole way round the globe: its edges
+	// along the meridian at seamLo and seamHi are no border (see seamOf).
+	seam           bool
+	seamLo, seamHi float64
 }
 
 func (p *part) lon(i int) float64 {
@@ -145,16 +193,6 @@ func (p *part) lon(i int) float64 {
 		return p.pts[i][0]
 	}
 	return p.pts[i][0] + 360*float64(p.turns[i])
-}
-
-// edge is where an edge's ends are; a point is an edge from itself to
-// itself.
-func (p *part) edge(i int32) (a, b orb.Point) {
-	a = p.pts[i]
-	if int(i)+1 < len(p.pts) {
-		return a, p.pts[i+1]
-	}
-	return a, a
 }
 
 func (p *part) edges() int {
@@ -177,6 +215,7 @@ func fenceParts(f Fence) []part {
 			p.turns = turns
 		}
 		if polygon >= 0 {
+			p.seamLo, p.seamHi, p.seam = seamOf(pts)
 			area := 0.0 // twice the signed area, in degrees unwrapped
 			for i := 1; i < len(pts); i++ {
 				area += p.lon(i-1)*pts[i][1] - p.lon(i)*pts[i-1][1]
@@ -229,71 +268,313 @@ func bounds(parts []part) (lo, hi [2]float64, n int) {
 	return lo, hi, n
 }
 
-// edgeRef names an edge: its part, and its first vertex there.
-type edgeRef struct{ part, i int32 }
-
-// edgeIndex holds a fence's edges in a packed R-tree keyed by their
-// unwrapped boxes.
-type edgeIndex struct {
-	parts []part
-	refs  []edgeRef
-	tree  *packedTree
-	// oneRing is a polygon of one ring, which validation has found simple:
-	// its inside is read from the side of the nearest border point. With
-	// holes or several polygons, whose rings may touch, the ray is cast.
-	oneRing bool
+// edgeRef names an edge: its part's vertices, and its first vertex there.
+type edgeRef struct {
+	pts []orb.Point
+	i   int32
 }
 
-func newEdgeIndex(f Fence, parts []part) *edgeIndex {
-	e := &edgeIndex{parts: parts, oneRing: f.Kind == KindPolygon && len(parts) == 1}
-	if lo, hi, _ := bounds(parts); hi[0]-lo[0] >= 360 {
+// edge is where an edge's ends are; a point is an edge from itself to
+// itself.
+func (r edgeRef) edge() (a, b orb.Point) {
+	a = r.pts[r.i]
+	if int(r.i)+1 < len(r.pts) {
+		return a, r.pts[r.i+1]
+	}
+	return a, a
+}
+
+// chunkEdges is how many consecutive edges of a part share a box. A
+// search skips a chunk whose box is farther than the nearest edge found
+// so far, and measures the edges of the rest in one plain loop; a border
+// runs on, so its chunks' boxes are small and tight.
+const chunkEdges = 16
+
+// chunk is a run of consecutive edges of one part, with its box.
+type chunk struct {
+	box
+	// The chunk's vertices are from to to of its part's: one more than
+	// its edges, or the one point of a point.
+	from, to int32
+	part     int32
+	// plain says no edge turns across the antimeridian nor spans more
+	// than 180°: next to the position (see scan), its edges project as
+	// Evaluate's one-pass ring does, without unwrapping.
+	plain bool
+}
+
+// edgeIndex holds a fence's edges in chunks. A fence of up to nodeSize
+// chunks (a ring of 128 edges) keeps them in one list, searched nearest
+// box first; a larger one in a packed R-tree keyed by their unwrapped
+// boxes.
+type edgeIndex struct {
+	// First what deciding whether to measure the fence reads, then what
+	// measuring it reads: a position's fences are a few among thousands,
+	// each likely a miss of the processor's caches, so what is read
+	// together is kept together, a small fence's chunks (small) too.
+	box     box // the fence's, unwrapped
+	radius  float64
+	polygon bool
+	timed   bool
+	// oneRing is a polygon of one ring, which validation has found simple:
+	// its inside is read from the side of the nearest border point, left
+	// of the ring as walked when left is 1, right when -1. With holes or
+	// several polygons, whose rings may touch, the ray is cast.
+	oneRing bool
+	n       int32 // chunks
+	left    float64
+	first   []orb.Point // the first part's vertices, the one of most fences
+	small   [nodeSize]chunk
+	big     []chunk     // a large fence's chunks, in the tree's order
+	tree    *packedTree // nil for a fence of one node
+	id      string
+	parts   []part
+}
+
+// build indexes a fence's parts.
+func (e *edgeIndex) build(f Fence, parts []part) {
+	*e = edgeIndex{
+		parts: parts, oneRing: f.Kind == KindPolygon && len(parts) == 1,
+		id: f.GeometryID, polygon: f.Kind == KindPolygon, radius: f.Radius, timed: f.Validity != nil,
+	}
+	if e.oneRing {
+		e.left = parts[0].left
+	}
+	if len(parts) > 0 {
+		e.first = parts[0].pts
+	}
+	lo, hi, _ := bounds(parts)
+	e.box = newBox(lo[0], lo[1], hi[0], hi[1])
+	if hi[0]-lo[0] >= 360 {
 		// A ring the whole way round meets itself at ±180, where its
 		// edges coincide in opposite directions: the side of the nearest
 		// one says nothing.
 		e.oneRing = false
 	}
-	var boxes []box
+	var chunks []chunk
 	for pi := range parts {
 		p := &parts[pi]
-		for i := range p.edges() {
-			e.refs = append(e.refs, edgeRef{int32(pi), int32(i)})
-			j := min(i+1, len(p.pts)-1)
-			ax, bx := p.lon(i), p.lon(j)
-			boxes = append(boxes, newBox(min(ax, bx), min(p.pts[i][1], p.pts[j][1]), max(ax, bx), max(p.pts[i][1], p.pts[j][1])))
+		if len(p.pts) == 0 {
+			continue // no border, as for Evaluate
+		}
+		for from := 0; from < p.edges(); from += chunkEdges {
+			to := min(from+chunkEdges, len(p.pts)-1) // the last vertex
+			c := chunk{from: int32(from), to: int32(to), part: int32(pi), plain: p.turns == nil && !p.seam && len(p.pts) > 1}
+			lo, hi := [2]float64{math.Inf(1), math.Inf(1)}, [2]float64{math.Inf(-1), math.Inf(-1)}
+			for i := from; i <= to; i++ {
+				x, y := p.lon(i), p.pts[i][1]
+				lo, hi = [2]float64{min(lo[0], x), min(lo[1], y)}, [2]float64{max(hi[0], x), max(hi[1], y)}
+				if i > from && math.Abs(p.pts[i][0]-p.pts[i-1][0]) > 180 {
+					c.plain = false
+				}
+			}
+			c.box = newBox(lo[0], lo[1], hi[0], hi[1])
+			chunks = append(chunks, c)
 		}
 	}
+	e.n = int32(len(chunks))
+	if len(chunks) <= nodeSize {
+		copy(e.small[:], chunks)
+		return
+	}
+	boxes := make([]box, len(chunks))
+	for i, c := range chunks {
+		boxes[i] = c.box
+	}
 	e.tree = newPackedTree(boxes)
-	return e
+	// Keep the chunks in the tree's order, so that an item's id is where
+	// its chunk is.
+	e.big = make([]chunk, len(chunks))
+	for i, id := range e.tree.ids {
+		e.big[i] = chunks[id]
+		e.tree.ids[i] = int32(i)
+	}
+}
+
+// chunks is the fence's chunks.
+func (e *edgeIndex) chunks() []chunk {
+	if e.tree == nil {
+		return e.small[:e.n]
+	}
+	return e.big
+}
+
+// ring is the vertices of a chunk's part: the fence's own.
+func (e *edgeIndex) ring(c *chunk) []orb.Point {
+	if c.part == 0 {
+		return e.first
+	}
+	return e.parts[c.part].pts
 }
 
 // nearest is the border point nearest the query point in projected
 // metres, the edge it is on, and where along it (0 at its start, 1 at its
-// end).
-func (e *edgeIndex) nearest(p projection) (x, y, t float64, ref edgeRef) {
-	id := e.tree.nearest(p.boxDist2, func(id int32) float64 {
-		r := e.refs[id]
-		x, y, _ := p.segmentNearest(e.parts[r.part].edge(r.i))
-		return x*x + y*y
-	})
-	ref = e.refs[id]
-	x, y, t = p.segmentNearest(e.parts[ref.part].edge(ref.i))
-	return x, y, t, ref
+// end). It looks no farther than the square root of limit, and is not ok
+// when nothing is nearer than that.
+func (e *edgeIndex) nearest(p projection, limit float64) (x, y, t float64, ref edgeRef, ok bool) {
+	best, ref := limit, edgeRef{i: -1}
+	if e.tree == nil {
+		best, ref = e.nearestIn(p, 0, int(e.n), best, ref)
+	} else {
+		top := len(e.tree.levels) - 1
+		best, ref = e.nearestUnder(p, top, 0, len(e.tree.levels[top]), best, ref)
+	}
+	if ref.i < 0 {
+		return 0, 0, 0, ref, false
+	}
+	x, y, t = p.segmentNearest(ref.edge())
+	return x, y, t, ref, true
 }
 
-// distance is Distance for an indexed fence.
-func (e *edgeIndex) distance(f Fence, p projection) (float64, orb.Point) {
-	x, y, t, ref := e.nearest(p)
-	if f.Kind != KindPolygon {
-		return p.buffered(x, y, f.Radius)
+// nearestUnder searches the nodes from to to of a level of the tree, and
+// the nodes and chunks under them, depth first and nearest box first, so
+// that the first chunk measured is a near one and what it finds prunes
+// the rest: a node no nearer than the best edge so far is skipped.
+func (e *edgeIndex) nearestUnder(p projection, level, from, to int, best float64, ref edgeRef) (float64, edgeRef) {
+	if level == 0 {
+		return e.nearestIn(p, from, to, best, ref)
 	}
-	inside, ok := false, false
+	var dist [nodeSize]float64
+	boxes := e.tree.levels[level][from:to]
+	for i := range boxes {
+		dist[i] = p.boxDist2(boxes[i])
+	}
+	below := len(e.tree.levels[level-1])
+	for {
+		k := -1
+		for i := range boxes {
+			if dist[i] < best && (k < 0 || dist[i] < dist[k]) {
+				k = i
+			}
+		}
+		if k < 0 {
+			return best, ref
+		}
+		dist[k] = math.Inf(1)
+		c := (from + k) * nodeSize
+		best, ref = e.nearestUnder(p, level-1, c, min(c+nodeSize, below), best, ref)
+	}
+}
+
+// nearestIn measures the chunks from to to, a node's, nearest box first,
+// until the nearest edge found is nearer than every box left, and
+// returns it if it is nearer than best, as scan does.
+func (e *edgeIndex) nearestIn(p projection, from, to int, best float64, ref edgeRef) (float64, edgeRef) {
+	var dist [nodeSize]float64
+	chunks := e.chunks()[from:to]
+	for i := range chunks {
+		dist[i] = p.boxDist2(chunks[i].box)
+	}
+	for {
+		k := -1
+		for i := range chunks {
+			if dist[i] < best && (k < 0 || dist[i] < dist[k]) {
+				k = i
+			}
+		}
+		if k < 0 {
+			return best, ref
+		}
+		best, ref = e.scan(p, from+k, best, ref)
+		dist[k] = math.Inf(1)
+	}
+}
+
+// scan measures the edges of chunk i, and returns the least squared
+// distance, if it is below best, and its edge; else best and ref as they
+// were.
+func (e *edgeIndex) scan(p projection, i int, best float64, ref edgeRef) (float64, edgeRef) {
+	c := &e.chunks()[i]
+	if c.plain && float64(c.minX) >= p.lon0-180 && float64(c.maxX) <= p.lon0+180 {
+		// Every vertex within 180° of the position: nothing wraps, and
+		// each vertex is projected once.
+		ring := e.ring(c)
+		pts := ring[c.from : c.to+1]
+		ax, ay := (pts[0][0]-p.lon0)*p.kx, (pts[0][1]-p.lat0)*p.ky
+		a2 := ax*ax + ay*ay
+		for j := 1; j < len(pts); j++ {
+			bx, by := (pts[j][0]-p.lon0)*p.kx, (pts[j][1]-p.lat0)*p.ky
+			b2 := bx*bx + by*by
+			// The squared distance to the edge, compared without a
+			// division: at an end, or, between them, the squared cross
+			// product over the squared length. segmentNearest measures
+			// the winner after.
+			dx, dy := bx-ax, by-ay
+			dot, l2 := -(ax*dx + ay*dy), dx*dx+dy*dy
+			switch {
+			case dot <= 0 || l2 == 0:
+				if a2 < best {
+					best, ref = a2, edgeRef{ring, c.from + int32(j-1)}
+				}
+			case dot >= l2:
+				if b2 < best {
+					best, ref = b2, edgeRef{ring, c.from + int32(j-1)}
+				}
+			default:
+				if cross := ax*dy - ay*dx; cross*cross < best*l2 {
+					best, ref = cross*cross/l2, edgeRef{ring, c.from + int32(j-1)}
+				}
+			}
+			ax, ay, a2 = bx, by, b2
+		}
+		return best, ref
+	}
+	pt := &e.parts[c.part]
+	for j := c.from; j < max(c.to, c.from+1); j++ {
+		if pt.seam && onSeam(pt.lon(int(j)), pt.lon(int(j)+1), pt.seamLo, pt.seamHi) {
+			continue
+		}
+		r := edgeRef{pt.pts, j}
+		if x, y, _ := p.segmentNearest(r.edge()); x*x+y*y < best {
+			best, ref = x*x+y*y, r
+		}
+	}
+	return best, ref
+}
+
+// distance is Distance for an indexed fence. With reach above 0, it may
+// answer not ok, without measuring, for a position farther than reach
+// (projected metres) outside the fence.
+func (e *edgeIndex) distance(p projection, reach float64) (float64, orb.Point, bool) {
+	limit := math.Inf(1)
+	if reach > 0 {
+		limit = reach * reach
+	}
 	if e.oneRing {
-		inside, ok = e.sideOf(p, x, y, t, ref)
+		// The side of the nearest border point tells inside from outside,
+		// so find it first.
+		x, y, t, ref, found := e.nearest(p, math.Inf(1))
+		if !found {
+			return 0, orb.Point{}, false // no border to measure, as for a NaN
+		}
+		inside, ok := e.sideOf(p, x, y, t, ref)
+		if !ok {
+			inside = e.contains(orb.Point{p.lon0, p.lat0})
+		}
+		if !inside && x*x+y*y >= limit {
+			return 0, orb.Point{}, false
+		}
+		d, nearest := p.signed(x, y, inside)
+		return d, nearest, true
 	}
-	if !ok {
-		inside = e.contains(orb.Point{p.lon0, p.lat0})
+	x, y, _, _, found := e.nearest(p, limit)
+	if !e.polygon {
+		if !found {
+			return 0, orb.Point{}, false
+		}
+		d, nearest := p.buffered(x, y, e.radius)
+		return d, nearest, true
 	}
-	return p.signed(x, y, inside)
+	// Containment first: a position far outside needs no nearest point.
+	inside := e.contains(orb.Point{p.lon0, p.lat0})
+	if !found {
+		if !inside {
+			return 0, orb.Point{}, false
+		}
+		x, y, _, _, _ = e.nearest(p, math.Inf(1)) // deep inside
+	}
+	d, nearest := p.signed(x, y, inside)
+	return d, nearest, true
 }
 
 // sideOf reads whether the query point is inside a simple ring from the
@@ -302,10 +583,10 @@ func (e *edgeIndex) distance(f Fence, p projection) (float64, orb.Point) {
 // vertex, both edges that meet there decide. It is not ok where the
 // border doubles back on itself.
 func (e *edgeIndex) sideOf(p projection, x, y, t float64, ref edgeRef) (inside, ok bool) {
-	pt := &e.parts[ref.part]
-	cross := func(ax, ay, bx, by float64) float64 { return (ax*by - ay*bx) * pt.left }
+	pts := ref.pts
+	cross := func(ax, ay, bx, by float64) float64 { return (ax*by - ay*bx) * e.left }
 	if t > 0 && t < 1 {
-		ax, ay, bx, by := p.edgeXY(pt.edge(ref.i))
+		ax, ay, bx, by := p.edgeXY(ref.edge())
 		return cross(bx-ax, by-ay, -x, -y) > 0, true
 	}
 	// At a vertex v, between the edges from u and to w. The ring is
@@ -314,13 +595,13 @@ func (e *edgeIndex) sideOf(p projection, x, y, t float64, ref edgeRef) (inside, 
 	if t >= 1 {
 		i++
 	}
-	n := len(pt.pts)
+	n := len(pts)
 	prev, next := i-1, i+1
 	if i == 0 || i == n-1 {
 		prev, next = n-2, 1
 	}
-	ux, uy, v1x, v1y := p.edgeXY(pt.pts[prev], pt.pts[i])
-	v2x, v2y, wx, wy := p.edgeXY(pt.pts[i], pt.pts[next])
+	ux, uy, v1x, v1y := p.edgeXY(pts[prev], pts[i])
+	v2x, v2y, wx, wy := p.edgeXY(pts[i], pts[next])
 	d1x, d1y, d2x, d2y := v1x-ux, v1y-uy, wx-v2x, wy-v2y
 	turn := cross(d1x, d1y, d2x, d2y)
 	if (d1x == 0 && d1y == 0) || (d2x == 0 && d2y == 0) || (turn == 0 && d1x*d2x+d1y*d2y < 0) {
@@ -335,45 +616,35 @@ func (e *edgeIndex) sideOf(p projection, x, y, t float64, ref edgeRef) (inside, 
 }
 
 // contains is polygonContains over every polygon of the fence, with the
-// ray cast only against the edges that reach the position's latitude east
-// of it.
+// ray cast only against the chunks that reach the position's latitude
+// east of it.
 func (e *edgeIndex) contains(pt orb.Point) bool {
-	type parity struct {
-		part int32
-		in   [3]bool
+	// Per part, the parity of the point at its longitude and a turn west
+	// and east, as ringContains keeps it.
+	var small [4][3]bool
+	parity := small[:]
+	if len(e.parts) > len(small) {
+		parity = make([][3]bool, len(e.parts))
 	}
-	var crossed []parity
+	var buf [64]int32
 	const slack = 1e-6 // degrees: x below is computed, so may pass its box by a rounding
 	for k, c := range [...]float64{pt[0], pt[0] - 360, pt[0] + 360} {
-		e.tree.search(newBox(c-slack, pt[1], math.Inf(1), pt[1]), func(id int32) {
-			r := e.refs[id]
-			p := &e.parts[r.part]
-			if p.polygon < 0 || int(r.i)+1 >= len(p.pts) {
-				return
+		ray := newBox(c-slack, pt[1], math.Inf(1), pt[1])
+		if e.tree != nil {
+			for _, i := range e.tree.appendSearch(ray, buf[:0]) {
+				e.cross(&e.big[i], pt, c, parity, k)
 			}
-			// ringContains tests the edge from its later vertex, a there.
-			a, b := p.pts[r.i+1], p.pts[r.i]
-			ax, bx := p.lon(int(r.i)+1), p.lon(int(r.i))
-			if (a[1] > pt[1]) == (b[1] > pt[1]) {
-				return
-			}
-			if x := (bx-ax)*(pt[1]-a[1])/(b[1]-a[1]) + ax; c < x {
-				j := slices.IndexFunc(crossed, func(q parity) bool { return q.part == r.part })
-				if j < 0 {
-					crossed = append(crossed, parity{part: r.part})
-					j = len(crossed) - 1
-				}
-				crossed[j].in[k] = !crossed[j].in[k]
-			}
-		})
-	}
-	in := func(part int) bool {
-		for _, q := range crossed {
-			if int(q.part) == part {
-				return q.in[0] || q.in[1] || q.in[2]
+			continue
+		}
+		for i := range e.small[:e.n] {
+			if e.small[i].intersects(ray) {
+				e.cross(&e.small[i], pt, c, parity, k)
 			}
 		}
-		return false
+	}
+	in := func(part int) bool {
+		q := parity[part]
+		return q[0] || q[1] || q[2]
 	}
 	for pi, p := range e.parts {
 		if p.hole || !in(pi) {
@@ -393,12 +664,42 @@ func (e *edgeIndex) contains(pt orb.Point) bool {
 	return false
 }
 
+// cross flips the parity of the point pt, moved to longitude c, for each
+// edge of a chunk that the ray east of it crosses.
+func (e *edgeIndex) cross(ch *chunk, pt orb.Point, c float64, parity [][3]bool, k int) {
+	p := &e.parts[ch.part]
+	if p.polygon < 0 {
+		return
+	}
+	for j := int(ch.from); j < int(ch.to); j++ {
+		// ringContains tests the edge from its later vertex, a here.
+		a, b := p.pts[j+1], p.pts[j]
+		if (a[1] > pt[1]) == (b[1] > pt[1]) {
+			continue
+		}
+		ax, bx := p.lon(j+1), p.lon(j)
+		if x := (bx-ax)*(pt[1]-a[1])/(b[1]-a[1]) + ax; c < x {
+			parity[ch.part][k] = !parity[ch.part][k]
+		}
+	}
+}
+
 // boxDist2 is the squared projected distance from the query point to the
 // nearest copy of a box of longitudes and latitudes: never more than the
 // distance to any point in it, whichever turn of the globe it lies on.
 func (p projection) boxDist2(b box) float64 {
+	lo, hi := float64(b.minX), float64(b.maxX)
 	dx := 0.0
-	if w := float64(b.maxX) - float64(b.minX); w < 360 {
+	switch {
+	case p.lon0 < lo:
+		dx = lo - p.lon0
+	case p.lon0 > hi:
+		dx = p.lon0 - hi
+	}
+	// The copy a turn away is 360-dx-w off, no nearer unless the box is
+	// far round the globe from the point: then take the nearest turn.
+	if w := hi - lo; 2*dx+w > 360 && w < 360 {
+		dx = 0
 		// east is how far east of the box's west side the point lies, on
 		// the nearest turn west of it.
 		east := p.lon0 - float64(b.minX)
@@ -411,6 +712,8 @@ func (p projection) boxDist2(b box) float64 {
 		if east > w {
 			dx = min(east-w, 360-east)
 		}
+	} else if w >= 360 {
+		dx = 0
 	}
 	dy := 0.0
 	switch {

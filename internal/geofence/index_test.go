@@ -62,7 +62,8 @@ func differentialFences(rng *rand.Rand) []Fence {
 			}
 		}
 		// Large: a polygon with two holes, a multipolygon, a long line and
-		// many points, each past manyVertices.
+		// many points, each with more chunks than one node of an edge
+		// index holds.
 		lon, lat := c[0], c[1]
 		add(KindPolygon, orb.Polygon{
 			wavyRing(lon, lat, 0.03, 0.02, 600, 0.05, 7),
@@ -134,28 +135,37 @@ func TestIndexMatchesExhaustive(t *testing.T) {
 	ix := NewIndex(fences)
 	indexed, large := 0, 0
 	for i, e := range ix.edges {
-		if e != nil {
+		if e.n == 0 {
+			t.Fatalf("fence %s has no edge index", fences[i].GeometryID)
+		}
+		if e.tree != nil {
 			indexed++
 		}
-		if _, _, n := bounds(fenceParts(fences[i])); n >= manyVertices {
+		chunks := 0
+		for _, p := range fenceParts(fences[i]) {
+			chunks += (max(1, len(p.pts)-1) + chunkEdges - 1) / chunkEdges
+		}
+		if chunks > nodeSize {
 			large++
 		}
 	}
-	// Both paths must be exercised: the large fences through their edge
-	// index, the small ones by a pass.
+	// Both paths must be exercised: the large fences through a tree of
+	// chunks, the small ones through a single node.
 	if indexed != large || large < 16 || indexed == len(fences) {
-		t.Fatalf("%d of %d fences have an edge index; %d are large", indexed, len(fences), large)
+		t.Fatalf("%d of %d fences have an edge tree deeper than one node; %d are large", indexed, len(fences), large)
 	}
 
 	workers := runtime.GOMAXPROCS(0)
 	var mu sync.Mutex
 	var mismatches []string
 	var inside, near, listed int
+	var maxDist, maxNearest float64 // the largest differences seen
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 99))
 			var myInside, myNear, myListed int
+			var myDist, myNearest float64
 			for i := w; i < positions; i += workers {
 				q := differentialQuery(rng, fences)
 				want := Evaluate(fences, q)
@@ -167,6 +177,9 @@ func TestIndexMatchesExhaustive(t *testing.T) {
 						mismatches = append(mismatches, fmt.Sprintf("lat=%v lon=%v buffer=%v time=%s: %s", q.Lat, q.Lon, q.SearchBuffer, q.UserTime.Format(time.RFC3339), msg))
 					}
 					mu.Unlock()
+				} else {
+					dd, dn := differences(got, want)
+					myDist, myNearest = max(myDist, dd), max(myNearest, dn)
 				}
 				for _, g := range got.Geometries {
 					if Inside(g.Distance) {
@@ -178,6 +191,7 @@ func TestIndexMatchesExhaustive(t *testing.T) {
 			}
 			mu.Lock()
 			inside, near, listed = inside+myInside, near+myNear, listed+myListed
+			maxDist, maxNearest = max(maxDist, myDist), max(maxNearest, myNearest)
 			mu.Unlock()
 		})
 	}
@@ -185,12 +199,34 @@ func TestIndexMatchesExhaustive(t *testing.T) {
 	for _, m := range mismatches {
 		t.Error(m)
 	}
-	t.Logf("%d positions, %d fences (%d with an edge index): %d answers inside, %d outside within the buffer", positions, len(fences), indexed, inside, near)
+	t.Logf("%d positions, %d fences (%d with an edge tree): %d answers inside, %d outside within the buffer; differences at most %.3g m in distance, %.3g m in the nearest point",
+		positions, len(fences), indexed, inside, near, maxDist, maxNearest)
 	// The positions must exercise both sides, or the test proves little.
 	if inside < positions/10 || near < positions/10 {
 		t.Errorf("only %d inside and %d near answers for %d positions", inside, near, positions)
 	}
 }
+
+// differences are the largest differences in distance and in the nearest
+// point between answers that compareResults found to agree.
+func differences(got, want Result) (dist, nearest float64) {
+	var kept []GeometryResult
+	for _, g := range want.Geometries {
+		if g.Distance != Far {
+			kept = append(kept, g)
+		}
+	}
+	for i, g := range got.Geometries {
+		w := kept[i]
+		dist = max(dist, math.Abs(g.Distance-w.Distance))
+		nearest = max(nearest, newProjection(g.NearestLat, g.NearestLon).haversine(orb.Point{w.NearestLon, w.NearestLat}))
+	}
+	return dist, nearest
+}
+
+// manyVertices is where a ring's edges need more than one node of
+// chunks: nodeSize chunks of chunkEdges edges, and the closing vertex.
+const manyVertices = nodeSize*chunkEdges + 1
 
 // compareResults says how got differs from want, less want's fences at
 // +Far, which the index leaves out.
@@ -251,38 +287,67 @@ func TestRingPassMatchesGeneral(t *testing.T) {
 	}
 }
 
-// TestIndexBandRoundTheWorld: a ring the whole way round, with enough
-// vertices for an edge index, answers as Evaluate does next to ±180,
+// TestIndexBandRoundTheWorld: a ring the whole way round, in one node of
+// chunks and in a tree of them, answers as Evaluate does next to ±180,
 // where its two seam edges lie on one line.
 func TestIndexBandRoundTheWorld(t *testing.T) {
-	var ring orb.Ring
-	for i := 0; i <= 64; i++ {
-		ring = append(ring, orb.Point{-180 + 360*float64(i)/64, -1})
+	band := func(n int) orb.Ring {
+		var ring orb.Ring
+		for i := 0; i <= n; i++ {
+			ring = append(ring, orb.Point{-180 + 360*float64(i)/float64(n), -1})
+		}
+		for i := n; i >= 0; i-- {
+			ring = append(ring, orb.Point{-180 + 360*float64(i)/float64(n), 1})
+		}
+		return append(ring, ring[0])
 	}
-	for i := 64; i >= 0; i-- {
-		ring = append(ring, orb.Point{-180 + 360*float64(i)/64, 1})
-	}
-	ring = append(ring, ring[0])
 	var cap orb.Ring // a polar cap, with enough vertices for an edge index
 	for i := 0; i <= manyVertices; i++ {
 		cap = append(cap, orb.Point{-180 + 360*float64(i)/manyVertices, 89.99})
 	}
 	cap = append(cap, orb.Point{180, 90}, orb.Point{-180, 90}, cap[0])
 	fences := []Fence{
-		{GeometryID: "band", Kind: KindPolygon, Geometry: orb.Polygon{ring}},
+		{GeometryID: "band", Kind: KindPolygon, Geometry: orb.Polygon{band(manyVertices)}},
 		{GeometryID: "cap", Kind: KindPolygon, Geometry: orb.Polygon{cap}},
+		{GeometryID: "small band", Kind: KindPolygon, Geometry: orb.Polygon{band(16)}},
 	}
 	ix := NewIndex(fences)
-	if ix.edges[0] == nil || ix.edges[1] == nil {
-		t.Fatal("the fences have no edge index; the test would not reach it")
+	if ix.edges[0].tree == nil || ix.edges[1].tree == nil || ix.edges[2].tree != nil {
+		t.Fatal("the fences' edge indexes are not as meant; the test would not reach both kinds")
 	}
 	for _, q := range []Query{
-		{Lat: 0, Lon: 179.9999, SearchBuffer: 50}, {Lat: 0, Lon: -179.9999, SearchBuffer: 50},
+		{Lat: 0.3, Lon: 179.9999, SearchBuffer: 50}, {Lat: -0.4, Lon: -179.9999, SearchBuffer: 50},
 		{Lat: 0.5, Lon: 180, SearchBuffer: 0}, {Lat: 0.2, Lon: 0, SearchBuffer: 500},
+		{Lat: 0.9999, Lon: -180, SearchBuffer: 50},
 		{Lat: 89.995, Lon: 179.99, SearchBuffer: 50}, {Lat: 89.995, Lon: -179.99, SearchBuffer: 500},
 	} {
-		if msg := compareResults(ix.Evaluate(q), Evaluate(fences, q)); msg != "" {
+		want := Evaluate(fences, q)
+		if msg := compareResults(ix.Evaluate(q), want); msg != "" {
 			t.Errorf("lat %v lon %v buffer %v: %s", q.Lat, q.Lon, q.SearchBuffer, msg)
 		}
+		// The seam at ±180 is no border: inside a band, the border is
+		// its north or south side, whichever is nearer.
+		for _, g := range want.Geometries {
+			if g.GeometryID == "cap" || q.Lat > 1 {
+				continue
+			}
+			if g.Distance >= 0 || math.Abs(g.NearestLat-math.Copysign(1, q.Lat)) > 1e-9 {
+				t.Errorf("lat %v lon %v: fence %s: distance %v, nearest point %v,%v; want inside, nearest at latitude %v", q.Lat, q.Lon, g.GeometryID, g.Distance, g.NearestLat, g.NearestLon, math.Copysign(1, q.Lat))
+			}
+		}
+	}
+}
+
+// TestIndexFenceWithoutPositions: a fence with no position (which
+// validation rejects) is never near, and does not upset the others.
+func TestIndexFenceWithoutPositions(t *testing.T) {
+	fences := []Fence{
+		{GeometryID: "empty", Kind: KindPolygon, Geometry: orb.Polygon{}},
+		{GeometryID: "box", Kind: KindPolygon, Geometry: orb.Polygon{{{10, 50}, {10.01, 50}, {10.01, 50.01}, {10, 50.01}, {10, 50}}}},
+		{GeometryID: "no points", Kind: KindPoint, Geometry: orb.MultiPoint{}, Radius: 100},
+	}
+	res := NewIndex(fences).Evaluate(Query{Lat: 50.005, Lon: 10.005, SearchBuffer: 500})
+	if len(res.Geometries) != 1 || res.Geometries[0].GeometryID != "box" || !Inside(res.Geometries[0].Distance) {
+		t.Errorf("answers %+v, want box alone, inside", res.Geometries)
 	}
 }
