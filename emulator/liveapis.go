@@ -87,3 +87,24 @@ func (s *Server) retiredRender(w http.ResponseWriter, r *http.Request, _ caller)
 	}
 	badRequest(w, "The api-version \"1.0\" of the Render service is retired: %s is no longer answered; static images are GET /map/static with api-version 2024-04-01.", r.URL.Path)
 }
+
+// byCoordinates reads what the Timezone and Weather calls by coordinates
+// share: the json format, the api-version and query=lat,lon, of which
+// the canned answers use the longitude. When it says no, the 400 has
+// been written.
+func byCoordinates(w http.ResponseWriter, r *http.Request, service, version string) (q params, lon float64, ok bool) {
+	if r.PathValue("format") != "json" {
+		badRequest(w, "The format %q is not supported: %s takes json.", r.PathValue("format"), service)
+		return nil, 0, false
+	}
+	if !checkVersion(w, r, service, version) {
+		return nil, 0, false
+	}
+	q = params(r.URL.Query())
+	lat, lon, ok := parsePair(q.Get("query"))
+	if !ok || !validLonLat(lon, lat) {
+		badRequest(w, "query %q must be latitude,longitude, latitude -90 to 90 and longitude -180 to 180.", q.Get("query"))
+		return nil, 0, false
+	}
+	return q, lon, true
+}

@@ -137,17 +137,8 @@ func transition(loc *time.Location, start, end time.Time) map[string]any {
 // timezoneByCoordinates answers Get Timezone By Coordinates 1.0 with the
 // canned zone of the longitude's band.
 func (s *Server) timezoneByCoordinates(w http.ResponseWriter, r *http.Request, _ caller) {
-	if r.PathValue("format") != "json" {
-		badRequest(w, "The format %q is not supported: Timezone takes json.", r.PathValue("format"))
-		return
-	}
-	if !checkVersion(w, r, "Timezone", "1.0") {
-		return
-	}
-	q := params(r.URL.Query())
-	lat, lon, ok := parsePair(q.Get("query"))
-	if !ok || !validLonLat(lon, lat) {
-		badRequest(w, "query %q must be latitude,longitude, latitude -90 to 90 and longitude -180 to 180.", q.Get("query"))
+	q, lon, ok := byCoordinates(w, r, "Timezone", "1.0")
+	if !ok {
 		return
 	}
 	opts := strings.ToLower(q.Get("options"))

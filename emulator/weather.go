@@ -19,17 +19,8 @@ type unitValue struct {
 // canned weather everywhere, a cloudy day, stamped in the local time of
 // the longitude's canned time zone.
 func (s *Server) currentConditions(w http.ResponseWriter, r *http.Request, _ caller) {
-	if r.PathValue("format") != "json" {
-		badRequest(w, "The format %q is not supported: Weather takes json.", r.PathValue("format"))
-		return
-	}
-	if !checkVersion(w, r, "Weather", "1.1") {
-		return
-	}
-	q := params(r.URL.Query())
-	lat, lon, ok := parsePair(q.Get("query"))
-	if !ok || !validLonLat(lon, lat) {
-		badRequest(w, "query %q must be latitude,longitude, latitude -90 to 90 and longitude -180 to 180.", q.Get("query"))
+	q, lon, ok := byCoordinates(w, r, "Weather", "1.1")
+	if !ok {
 		return
 	}
 	imperial := false
