@@ -500,3 +500,40 @@ func TestReportEventsAtEndOfInput(t *testing.T) {
 		})
 	}
 }
+
+// TestReportWaitsWithoutSpinning: while the last batches are on their way
+// to a slow destination, the reporter waits, it does not spin. A loop
+// that polled the spool while draining once kept a whole core busy for
+// as long as delivery took, which on a Pi starves the sensor.
+func TestReportWaitsWithoutSpinning(t *testing.T) {
+	t.Parallel()
+	srv, vars := inProcess(t, emulator.Options{MapsOperationTime: 600 * time.Millisecond, MapsRate: -1})
+	e := signedIn(t, srv, vars, emulator.ContributorUser)
+	var in strings.Builder
+	for n := range 400 {
+		in.WriteString(numbered(n) + "\n")
+	}
+	input := writeFile(t, e.home, "in.ndjson", in.String())
+	cmd := e.command(t.Context(), "report", "--input", input, "--batch-size", "100", "--in-flight", "1", "--max-delay", "50ms")
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	began := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("report: %v: %s", err, errb.String())
+	}
+	wall := time.Since(began)
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	t.Logf("4 batches in %v, %v of CPU", wall.Round(time.Millisecond), cpu.Round(time.Millisecond))
+	// Four batches each wait at least 600 ms for their upload to finish;
+	// the work itself is a small part of that. A spinning loop uses a
+	// core the whole time.
+	if wall < 2*time.Second || cpu > wall/2 {
+		t.Errorf("%v of CPU in %v of waiting for the destination: the reporter is busy while it waits", cpu, wall)
+	}
+	got := occurrences(t, srv)
+	for n := range 400 {
+		if got[n] != 1 {
+			t.Errorf("reading %d stored %d times", n, got[n])
+		}
+	}
+}

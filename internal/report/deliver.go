@@ -91,7 +91,7 @@ func (r *Reporter) deliverLoop(ctx context.Context, drain <-chan struct{}) error
 		if !draining {
 			select {
 			case <-drain:
-				draining = true
+				draining, drain = true, nil // closed: it would fire on every turn
 			default:
 			}
 		}
@@ -135,8 +135,13 @@ func (r *Reporter) deliverLoop(ctx context.Context, drain <-chan struct{}) error
 		if len(queue) > 0 {
 			first = queue[0].done
 		}
+		// New readings matter only when a batch could go: with every
+		// slot taken, reading the spool's state for each commit would
+		// cost more than the deliveries.
 		var wake <-chan time.Time
+		var newData <-chan struct{}
 		if len(queue) < r.opts.InFlight {
+			newData = r.newData
 			wait := r.opts.MaxDelay
 			if st.Unsealed() > 0 {
 				wait = max(10*time.Millisecond, r.opts.MaxDelay-r.clock.Now().Sub(st.OldestUnsealed))
@@ -162,9 +167,9 @@ func (r *Reporter) deliverLoop(ctx context.Context, drain <-chan struct{}) error
 				r.status.success(b.Count)
 				r.log.Debug("delivered", "batch", b.ID, "readings", b.Count)
 			}
-		case <-r.newData:
+		case <-newData:
 		case <-drain:
-			draining = true
+			draining, drain = true, nil
 		case <-wake:
 		}
 	}

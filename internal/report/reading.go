@@ -42,6 +42,24 @@ func Parse(line []byte, defaultDevice string) (Reading, error) {
 	if err := json.Unmarshal(line, &obj); err != nil || obj == nil {
 		return Reading{}, errors.New("not a JSON object")
 	}
+	r, err := fields(obj)
+	if err != nil {
+		return Reading{}, err
+	}
+	if _, ok := obj["deviceId"]; !ok {
+		r.DeviceID = defaultDevice
+		obj["deviceId"], _ = json.Marshal(defaultDevice)
+	}
+	// readingId is the reporter's to give, when the reading is sent.
+	delete(obj, "readingId")
+	if r.raw, err = json.Marshal(obj); err != nil {
+		return Reading{}, fmt.Errorf("encode reading: %w", err)
+	}
+	return r, nil
+}
+
+// fields reads and checks a reading's fields from its object.
+func fields(obj map[string]json.RawMessage) (Reading, error) {
 	var r Reading
 	var ts string
 	if err := json.Unmarshal(obj["time"], &ts); err != nil || ts == "" {
@@ -69,14 +87,6 @@ func Parse(line []byte, defaultDevice string) (Reading, error) {
 		if err := json.Unmarshal(raw, &r.DeviceID); err != nil || r.DeviceID == "" {
 			return Reading{}, errors.New(`"deviceId" must be a non-empty string`)
 		}
-	} else {
-		r.DeviceID = defaultDevice
-		obj["deviceId"], _ = json.Marshal(defaultDevice)
-	}
-	// readingId is the reporter's to give, when the reading is sent.
-	delete(obj, "readingId")
-	if r.raw, err = json.Marshal(obj); err != nil {
-		return Reading{}, fmt.Errorf("encode reading: %w", err)
 	}
 	return r, nil
 }
@@ -145,7 +155,8 @@ func stored(raw []byte) (map[string]json.RawMessage, Reading, error) {
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return nil, Reading{}, err
 	}
-	r, err := Parse(raw, "")
+	// Checked whole when it was accepted: only its fields are read.
+	r, err := fields(obj)
 	return obj, r, err
 }
 
@@ -168,18 +179,22 @@ func featureCollection(batchID string, records [][]byte) ([]byte, error) {
 		if r.Z != nil {
 			coords = append(coords, *r.Z)
 		}
-		feature, err := json.Marshal(map[string]any{
-			"type":       "Feature",
-			"geometry":   map[string]any{"type": "Point", "coordinates": coords},
-			"properties": props,
-		})
+		point, err := json.Marshal(coords)
+		if err != nil {
+			return nil, err
+		}
+		properties, err := json.Marshal(props)
 		if err != nil {
 			return nil, err
 		}
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.Write(feature)
+		b.WriteString(`{"type":"Feature","geometry":{"type":"Point","coordinates":`)
+		b.Write(point)
+		b.WriteString(`},"properties":`)
+		b.Write(properties)
+		b.WriteByte('}')
 	}
 	b.WriteString("]}")
 	return b.Bytes(), nil
