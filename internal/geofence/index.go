@@ -1,6 +1,7 @@
 package geofence
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -8,7 +9,8 @@ import (
 )
 
 // Index answers positions against many fences. A packed R-tree over the
-// fences' bounding boxes finds the few a position can be near. Each fence
+// fences' bounding boxes, or for a small search buffer a uniform grid,
+// finds the few a position can be near. Each fence
 // keeps its edges in boxed chunks of chunkEdges, in a packed R-tree of
 // their own when there are many, so that the nearest border point, and
 // with it containment, costs a search that measures the few edges near
@@ -18,9 +20,16 @@ import (
 // concurrent use.
 type Index struct {
 	fences []Fence
-	edges  []edgeIndex // per fence; a fence with no position has an empty box, never near
-	tree   *packedTree
-	lo, hi float64 // the longitudes the fences' boxes span, unwrapped
+	// edges holds the fences' edge indexes in the tree's (Hilbert) order,
+	// not the fences': the fences near one position are then mostly
+	// neighbours in memory. fenceOf[k] is the fence of edges[k], and the
+	// tree's ids are positions in edges. A fence with no position has an
+	// empty box, never near.
+	edges   []edgeIndex
+	fenceOf []int32
+	tree    *packedTree
+	grid    *grid   // nil when the fences suit no grid
+	lo, hi  float64 // the longitudes the fences' boxes span, unwrapped
 	// timed lists the fences with a validityTime, which every answer
 	// reports when they have expired or are out of period, near or not.
 	timed []int
@@ -30,15 +39,13 @@ type Index struct {
 func NewIndex(fences []Fence) *Index {
 	ix := &Index{fences: fences, edges: make([]edgeIndex, len(fences)), lo: math.Inf(1), hi: math.Inf(-1)}
 	boxes := make([]box, len(fences))
+	parts := make([][]part, len(fences))
 	for i, f := range fences {
 		if f.Validity != nil {
 			ix.timed = append(ix.timed, i)
 		}
-		parts := fenceParts(f)
-		lo, hi, n := bounds(parts)
-		if n > 0 {
-			ix.edges[i].build(f, parts)
-		}
+		parts[i] = fenceParts(f)
+		lo, hi, _ := bounds(parts[i])
 		if f.Kind != KindPolygon {
 			lo, hi = grow(lo, hi, f.Radius)
 		}
@@ -46,6 +53,18 @@ func NewIndex(fences []Fence) *Index {
 		boxes[i] = newBox(lo[0], lo[1], hi[0], hi[1])
 	}
 	ix.tree = newPackedTree(boxes)
+	ix.fenceOf = ix.tree.ids
+	ids := make([]int32, len(fences))
+	for k, i := range ix.fenceOf {
+		if _, _, n := bounds(parts[i]); n > 0 {
+			ix.edges[k].build(fences[i], parts[i])
+		}
+		ids[k] = int32(k)
+	}
+	ix.tree.ids = ids
+	if len(ix.tree.levels) > 0 {
+		ix.grid = newGrid(ix.tree.levels[0])
+	}
 	return ix
 }
 
@@ -73,16 +92,20 @@ func (ix *Index) Evaluate(q Query) Result {
 	// the buffer outside of (near grew the boxes in degrees, with room
 	// to spare), reading one small record a fence.
 	kept := ids[:0]
-	for _, i := range ids {
-		e := &ix.edges[i]
+	for _, k := range ids {
+		e := &ix.edges[k]
 		if r := e.reach(q); r > 0 && p.boxDist2(e.box) >= r*r {
 			continue
 		}
-		kept = append(kept, i)
+		kept = append(kept, k)
 	}
-	for k, i := range kept {
-		e := &ix.edges[i]
-		if e.timed && ix.fences[i].Validity.at(q.UserTime) != active {
+	// In the fences' order, as Evaluate answers, once each: near may find
+	// a fence in two cells of its grid, or on two turns.
+	slices.SortFunc(kept, func(a, b int32) int { return cmp.Compare(ix.fenceOf[a], ix.fenceOf[b]) })
+	kept = slices.Compact(kept)
+	for n, k := range kept {
+		e := &ix.edges[k]
+		if e.timed && ix.fences[ix.fenceOf[k]].Validity.at(q.UserTime) != active {
 			continue
 		}
 		d, nearest, ok := e.distance(p, e.reach(q))
@@ -90,7 +113,7 @@ func (ix *Index) Evaluate(q Query) Result {
 			continue // farther outside than the buffer
 		}
 		if g := answer(e.id, d, nearest, q.SearchBuffer); g.Distance != Far {
-			res.Geometries = appendAnswer(res.Geometries, g, len(kept)-k)
+			res.Geometries = appendAnswer(res.Geometries, g, len(kept)-n)
 		}
 	}
 	return res
@@ -123,25 +146,27 @@ func (e *edgeIndex) reach(q Query) float64 {
 	return metres*1.01 + 1
 }
 
-// near appends to ids, in order, the fences whose box, grown by the
-// search buffer, holds the position, on whichever turn of the globe the
-// box lies.
+// near appends to ids the positions in ix.edges of the fences whose box,
+// grown by the search buffer, holds the position, on whichever turn of
+// the globe the box lies: in no particular order, and some more than
+// once.
 func (ix *Index) near(q Query, ids []int32) []int32 {
 	buffer := q.SearchBuffer*1.01 + 1 // the margin of lonSpan
 	dlat := buffer / (earthRadius * math.Pi / 180)
 	dlon := lonSpan(math.Abs(q.Lat)+dlat, buffer)
-	turns := 0
 	for _, turn := range [...]float64{0, -360, 360} {
 		lo, hi := q.Lon+turn-dlon, q.Lon+turn+dlon
 		if hi < ix.lo || lo > ix.hi {
 			continue
 		}
-		ids = ix.tree.appendSearch(newBox(lo, q.Lat-dlat, hi, q.Lat+dlat), ids)
-		turns++
-	}
-	slices.Sort(ids)
-	if turns > 1 {
-		ids = slices.Compact(ids) // a fence found on two turns
+		b := newBox(lo, q.Lat-dlat, hi, q.Lat+dlat)
+		var ok bool
+		if ix.grid != nil {
+			ids, ok = ix.grid.appendSearch(b, ids)
+		}
+		if !ok {
+			ids = ix.tree.appendSearch(b, ids)
+		}
 	}
 	return ids
 }
@@ -456,28 +481,33 @@ func (e *edgeIndex) nearestUnder(p projection, level, from, to int, best float64
 	}
 }
 
-// nearestIn measures the chunks from to to, a node's, nearest box first,
-// until the nearest edge found is nearer than every box left, and
-// returns it if it is nearer than best, as scan does.
+// nearestIn measures the chunks from to to, a node's, nearest box
+// first, then the rest whose box is nearer than the nearest edge found so
+// far, and returns it if it is nearer than best, as scan does. The rest
+// go in memory order, which the processor reads ahead, rather than
+// nearest first, which jumps about: once the nearest chunk is measured,
+// few are left but where the position is amid them, inside a small
+// ring, and then nearly all are.
 func (e *edgeIndex) nearestIn(p projection, from, to int, best float64, ref edgeRef) (float64, edgeRef) {
 	var dist [nodeSize]float64
 	chunks := e.chunks()[from:to]
+	k := -1
 	for i := range chunks {
 		dist[i] = p.boxDist2(chunks[i].box)
-	}
-	for {
-		k := -1
-		for i := range chunks {
-			if dist[i] < best && (k < 0 || dist[i] < dist[k]) {
-				k = i
-			}
+		if dist[i] < best && (k < 0 || dist[i] < dist[k]) {
+			k = i
 		}
-		if k < 0 {
-			return best, ref
-		}
-		best, ref = e.scan(p, from+k, best, ref)
-		dist[k] = math.Inf(1)
 	}
+	if k < 0 {
+		return best, ref
+	}
+	best, ref = e.scan(p, from+k, best, ref)
+	for i := range chunks {
+		if i != k && dist[i] < best {
+			best, ref = e.scan(p, from+i, best, ref)
+		}
+	}
+	return best, ref
 }
 
 // scan measures the edges of chunk i, and returns the least squared
@@ -541,6 +571,16 @@ func (e *edgeIndex) distance(p projection, reach float64) (float64, orb.Point, b
 		limit = reach * reach
 	}
 	if e.oneRing {
+		if p.boxDist2(e.box) > 0 {
+			// Outside the ring's box, so outside the ring: no border
+			// point farther than the limit is wanted.
+			x, y, _, _, found := e.nearest(p, limit)
+			if !found {
+				return 0, orb.Point{}, false
+			}
+			d, nearest := p.signed(x, y, false)
+			return d, nearest, true
+		}
 		// The side of the nearest border point tells inside from outside,
 		// so find it first.
 		x, y, t, ref, found := e.nearest(p, math.Inf(1))
