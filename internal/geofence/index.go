@@ -326,7 +326,19 @@ type chunk struct {
 	// than 180°: next to the position (see scan), its edges project as
 	// Evaluate's one-pass ring does, without unwrapping.
 	plain bool
+	// dev is how far the chunk's vertices stray from the chord between
+	// its first and last (see capsule); +Inf when not plain.
+	dev float32
 }
+
+// capsule bounds a run of a border more tightly than its box: every
+// vertex, and so every edge, lies within r of the segment a–b, in
+// degrees with longitude scaled by the fence's cosRef. For a position
+// far from a smooth border, many boxes along it are nearly as near as its
+// nearest edge, and a box can be its half-diagonal nearer than its
+// edges, so boxes alone leave dozens of chunks to measure; the distance
+// to a capsule, less r, rules nearly all of them out.
+type capsule struct{ ax, ay, bx, by, r float32 }
 
 // edgeIndex holds a fence's edges in chunks. A fence of up to nodeSize
 // chunks (a ring of 128 edges) keeps them in one list, searched nearest
@@ -352,8 +364,14 @@ type edgeIndex struct {
 	small   [nodeSize]chunk
 	big     []chunk     // a large fence's chunks, in the tree's order
 	tree    *packedTree // nil for a fence of one node
-	id      string
-	parts   []part
+	// caps[l-1][j] bounds the chunks under node j of the tree's level l.
+	caps [][]capsule
+	// cosRef is the cosine of the fence's latitude nearest the equator:
+	// a capsule's r, in degrees of latitude, is then never less than the
+	// distance it bounds at or poleward of the fence.
+	cosRef float64
+	id     string
+	parts  []part
 }
 
 // build indexes a fence's parts.
@@ -376,6 +394,10 @@ func (e *edgeIndex) build(f Fence, parts []part) {
 		// one says nothing.
 		e.oneRing = false
 	}
+	e.cosRef = 1
+	if lo[1] > 0 || hi[1] < 0 {
+		e.cosRef = math.Cos(min(math.Abs(lo[1]), math.Abs(hi[1])) * math.Pi / 180)
+	}
 	var chunks []chunk
 	for pi := range parts {
 		p := &parts[pi]
@@ -394,6 +416,10 @@ func (e *edgeIndex) build(f Fence, parts []part) {
 				}
 			}
 			c.box = newBox(lo[0], lo[1], hi[0], hi[1])
+			c.dev = float32(math.Inf(1))
+			if c.plain {
+				c.dev = e.stray(p.pts[from:to+1], p.pts[from], p.pts[to])
+			}
 			chunks = append(chunks, c)
 		}
 	}
@@ -414,6 +440,80 @@ func (e *edgeIndex) build(f Fence, parts []part) {
 		e.big[i] = chunks[id]
 		e.tree.ids[i] = int32(i)
 	}
+	span := 1
+	for l := 1; l < len(e.tree.levels); l++ {
+		span *= nodeSize
+		caps := make([]capsule, len(e.tree.levels[l]))
+		for j := range caps {
+			caps[j] = e.capsuleOf(e.big[j*span : min((j+1)*span, len(e.big))])
+		}
+		e.caps = append(e.caps, caps)
+	}
+}
+
+// capsuleOf bounds the vertices of chunks by the segment between the two
+// farthest apart along the longer side of their box.
+func (e *edgeIndex) capsuleOf(chunks []chunk) capsule {
+	inf := float32(math.Inf(1))
+	b := chunks[0].box
+	for i := range chunks {
+		if !chunks[i].plain {
+			return capsule{r: inf}
+		}
+		b = b.union(chunks[i].box)
+	}
+	wide := float64(b.maxX-b.minX)*e.cosRef >= float64(b.maxY-b.minY)
+	var a, z orb.Point
+	first := true
+	for i := range chunks {
+		c := &chunks[i]
+		for _, v := range e.ring(c)[c.from : c.to+1] {
+			if first {
+				a, z, first = v, v, false
+			}
+			if wide && v[0] < a[0] || !wide && v[1] < a[1] {
+				a = v
+			}
+			if wide && v[0] > z[0] || !wide && v[1] > z[1] {
+				z = v
+			}
+		}
+	}
+	// The ends as they are kept, so that r bounds what a search reads.
+	a = orb.Point{float64(float32(a[0])), float64(float32(a[1]))}
+	z = orb.Point{float64(float32(z[0])), float64(float32(z[1]))}
+	r := float32(0)
+	for i := range chunks {
+		c := &chunks[i]
+		r = max(r, e.stray(e.ring(c)[c.from:c.to+1], a, z))
+	}
+	return capsule{float32(a[0]), float32(a[1]), float32(z[0]), float32(z[1]), r}
+}
+
+// stray is the farthest any of pts lies from the segment a–b, in degrees
+// with longitude scaled by cosRef, rounded up.
+func (e *edgeIndex) stray(pts []orb.Point, a, b orb.Point) float32 {
+	ax, ay := a[0]*e.cosRef, a[1]
+	dx, dy := b[0]*e.cosRef-ax, b[1]-ay
+	l2 := dx*dx + dy*dy
+	most := 0.0
+	for _, v := range pts {
+		vx, vy := v[0]*e.cosRef-ax, v[1]-ay
+		t := 0.0
+		if l2 > 0 {
+			t = min(1, max(0, (vx*dx+vy*dy)/l2))
+		}
+		ex, ey := vx-t*dx, vy-t*dy
+		most = max(most, ex*ex+ey*ey)
+	}
+	// A margin for the rounding of the arithmetic above, far below the
+	// 0.1 m the answers are held to.
+	r := math.Sqrt(most)*(1+1e-9) + 1e-12
+	f := float32(r)
+	if float64(f) < r {
+		f = math.Nextafter32(f, float32(math.Inf(1)))
+	}
+	return f
 }
 
 // chunks is the fence's chunks.
@@ -438,11 +538,12 @@ func (e *edgeIndex) ring(c *chunk) []orb.Point {
 // when nothing is nearer than that.
 func (e *edgeIndex) nearest(p projection, limit float64) (x, y, t float64, ref edgeRef, ok bool) {
 	best, ref := limit, edgeRef{i: -1}
+	rs := e.capsuleScale(p)
 	if e.tree == nil {
-		best, ref = e.nearestIn(p, 0, int(e.n), best, ref)
+		best, ref = e.nearestIn(p, rs, 0, int(e.n), best, ref)
 	} else {
 		top := len(e.tree.levels) - 1
-		best, ref = e.nearestUnder(p, top, 0, len(e.tree.levels[top]), best, ref)
+		best, ref = e.nearestUnder(p, rs, top, 0, len(e.tree.levels[top]), best, ref)
 	}
 	if ref.i < 0 {
 		return 0, 0, 0, ref, false
@@ -454,30 +555,35 @@ func (e *edgeIndex) nearest(p projection, limit float64) (x, y, t float64, ref e
 // nearestUnder searches the nodes from to to of a level of the tree, and
 // the nodes and chunks under them, depth first and nearest box first, so
 // that the first chunk measured is a near one and what it finds prunes
-// the rest: a node no nearer than the best edge so far is skipped.
-func (e *edgeIndex) nearestUnder(p projection, level, from, to int, best float64, ref edgeRef) (float64, edgeRef) {
+// the rest: a node no nearer than the best edge so far is skipped. A
+// node's capsule is read only when its box would not skip it.
+func (e *edgeIndex) nearestUnder(p projection, rs float64, level, from, to int, best float64, ref edgeRef) (float64, edgeRef) {
 	if level == 0 {
-		return e.nearestIn(p, from, to, best, ref)
+		return e.nearestIn(p, rs, from, to, best, ref)
 	}
 	var dist [nodeSize]float64
 	boxes := e.tree.levels[level][from:to]
+	caps := e.caps[level-1][from:to]
 	for i := range boxes {
 		dist[i] = p.boxDist2(boxes[i])
 	}
 	below := len(e.tree.levels[level-1])
 	for {
-		k := -1
+		k, least := -1, best
 		for i := range boxes {
-			if dist[i] < best && (k < 0 || dist[i] < dist[k]) {
-				k = i
+			if dist[i] < least {
+				k, least = i, dist[i]
 			}
 		}
 		if k < 0 {
 			return best, ref
 		}
 		dist[k] = math.Inf(1)
+		if p.nearTurn(boxes[k]) && p.capsuleBeyond(&caps[k], rs, best) {
+			continue
+		}
 		c := (from + k) * nodeSize
-		best, ref = e.nearestUnder(p, level-1, c, min(c+nodeSize, below), best, ref)
+		best, ref = e.nearestUnder(p, rs, level-1, c, min(c+nodeSize, below), best, ref)
 	}
 }
 
@@ -487,27 +593,84 @@ func (e *edgeIndex) nearestUnder(p projection, level, from, to int, best float64
 // go in memory order, which the processor reads ahead, rather than
 // nearest first, which jumps about: once the nearest chunk is measured,
 // few are left but where the position is amid them, inside a small
-// ring, and then nearly all are.
-func (e *edgeIndex) nearestIn(p projection, from, to int, best float64, ref edgeRef) (float64, edgeRef) {
+// ring, and then nearly all are. A chunk whose box would not skip it is
+// skipped still if its capsule is no nearer than the best edge.
+func (e *edgeIndex) nearestIn(p projection, rs float64, from, to int, best float64, ref edgeRef) (float64, edgeRef) {
 	var dist [nodeSize]float64
 	chunks := e.chunks()[from:to]
-	k := -1
+	k, least := -1, best
 	for i := range chunks {
 		dist[i] = p.boxDist2(chunks[i].box)
-		if dist[i] < best && (k < 0 || dist[i] < dist[k]) {
-			k = i
+		if dist[i] < least {
+			k, least = i, dist[i]
 		}
 	}
 	if k < 0 {
 		return best, ref
 	}
-	best, ref = e.scan(p, from+k, best, ref)
+	if !e.chunkBeyond(p, rs, &chunks[k], best) {
+		best, ref = e.scan(p, from+k, best, ref)
+	}
 	for i := range chunks {
-		if i != k && dist[i] < best {
+		if i != k && dist[i] < best && !e.chunkBeyond(p, rs, &chunks[i], best) {
 			best, ref = e.scan(p, from+i, best, ref)
 		}
 	}
 	return best, ref
+}
+
+// chunkBeyond says a chunk's capsule shows its edges are no nearer than
+// the square root of best.
+func (e *edgeIndex) chunkBeyond(p projection, rs float64, c *chunk, best float64) bool {
+	if !p.nearTurn(c.box) { // and a chunk that is not plain has dev +Inf
+		return false
+	}
+	ring := e.ring(c)
+	a, b := ring[c.from], ring[c.to]
+	return p.runBeyond(a[0], a[1], b[0], b[1], float64(c.dev)*rs, best)
+}
+
+// nearTurn says a box lies within 180° of longitude of the query point,
+// where a plain run of edges projects without unwrapping.
+func (p projection) nearTurn(b box) bool {
+	return float64(b.minX) >= p.lon0-180 && float64(b.maxX) <= p.lon0+180
+}
+
+// capsuleScale turns a capsule's r into projected metres: r is in
+// degrees of latitude, and the query's longitude scale over the fence's,
+// where it is the larger, stretches it.
+func (e *edgeIndex) capsuleScale(p projection) float64 {
+	return p.ky * max(1, p.cos0/e.cosRef)
+}
+
+// capsuleBeyond says the edges a capsule bounds are no nearer than the
+// square root of best.
+func (p projection) capsuleBeyond(c *capsule, rs, best float64) bool {
+	return p.runBeyond(float64(c.ax), float64(c.ay), float64(c.bx), float64(c.by), float64(c.r)*rs, best)
+}
+
+// runBeyond says a run of edges within r projected metres of the
+// segment a–b (see capsule) is no nearer than the square root of best:
+// the segment is at least that plus r away. Like scan, it compares
+// without a division.
+func (p projection) runBeyond(ax, ay, bx, by, r, best float64) bool {
+	if math.IsInf(r, 1) || math.IsInf(best, 1) {
+		return false
+	}
+	far := math.Sqrt(best) + r
+	far *= far
+	ax, ay = (ax-p.lon0)*p.kx, (ay-p.lat0)*p.ky
+	bx, by = (bx-p.lon0)*p.kx, (by-p.lat0)*p.ky
+	dx, dy := bx-ax, by-ay
+	dot, l2 := -(ax*dx + ay*dy), dx*dx+dy*dy
+	switch {
+	case dot <= 0 || l2 == 0:
+		return ax*ax+ay*ay >= far
+	case dot >= l2:
+		return bx*bx+by*by >= far
+	}
+	cross := ax*dy - ay*dx
+	return cross*cross >= far*l2
 }
 
 // scan measures the edges of chunk i, and returns the least squared
@@ -515,7 +678,7 @@ func (e *edgeIndex) nearestIn(p projection, from, to int, best float64, ref edge
 // were.
 func (e *edgeIndex) scan(p projection, i int, best float64, ref edgeRef) (float64, edgeRef) {
 	c := &e.chunks()[i]
-	if c.plain && float64(c.minX) >= p.lon0-180 && float64(c.maxX) <= p.lon0+180 {
+	if c.plain && p.nearTurn(c.box) {
 		// Every vertex within 180° of the position: nothing wraps, and
 		// each vertex is projected once.
 		ring := e.ring(c)
@@ -736,24 +899,8 @@ func (p projection) boxDist2(b box) float64 {
 	case p.lon0 > hi:
 		dx = p.lon0 - hi
 	}
-	// The copy a turn away is 360-dx-w off, no nearer unless the box is
-	// far round the globe from the point: then take the nearest turn.
-	if w := hi - lo; 2*dx+w > 360 && w < 360 {
-		dx = 0
-		// east is how far east of the box's west side the point lies, on
-		// the nearest turn west of it.
-		east := p.lon0 - float64(b.minX)
-		for east < 0 {
-			east += 360
-		}
-		for east >= 360 {
-			east -= 360
-		}
-		if east > w {
-			dx = min(east-w, 360-east)
-		}
-	} else if w >= 360 {
-		dx = 0
+	if w := hi - lo; 2*dx+w > 360 || w >= 360 {
+		dx = p.wrapDX(b)
 	}
 	dy := 0.0
 	switch {
@@ -764,4 +911,27 @@ func (p projection) boxDist2(b box) float64 {
 	}
 	dx, dy = dx*p.kx, dy*p.ky
 	return dx*dx + dy*dy
+}
+
+// wrapDX is how many degrees of longitude separate the query point from
+// the nearest copy of a box far round the globe from it, or as wide as
+// it: the copy a turn away is 360-dx-w off, no nearer unless 2dx+w > 360.
+func (p projection) wrapDX(b box) float64 {
+	w := float64(b.maxX) - float64(b.minX)
+	if w >= 360 {
+		return 0
+	}
+	// east is how far east of the box's west side the point lies, on
+	// the nearest turn west of it.
+	east := p.lon0 - float64(b.minX)
+	for east < 0 {
+		east += 360
+	}
+	for east >= 360 {
+		east -= 360
+	}
+	if east > w {
+		return min(east-w, 360-east)
+	}
+	return 0
 }

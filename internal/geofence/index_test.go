@@ -362,3 +362,77 @@ func TestIndexFenceWithoutPositions(t *testing.T) {
 		t.Errorf("answers %+v, want box alone, inside", res.Geometries)
 	}
 }
+
+// TestCapsulesBoundTheirEdges: no capsule, of a chunk or of a node of a
+// fence's tree, may claim its edges are farther from a position than the
+// nearest of them is, or the search would skip the nearest border point.
+// Jagged runs at high latitudes, asked from nearer the equator (where
+// the longitude scale is larger than the fence's), are the hard case.
+func TestCapsulesBoundTheirEdges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	checked := 0
+	for trial := range 40 {
+		lat0 := -85 + rng.Float64()*170
+		lon0 := -179 + rng.Float64()*358
+		// A random walk: straight stretches, zigzags and hairpins.
+		ring := orb.Ring{{lon0, lat0}}
+		step := []float64{1e-5, 1e-3, 0.05}[trial%3]
+		for range 40 + rng.IntN(400) {
+			last := ring[len(ring)-1]
+			heading := rng.Float64() * 2 * math.Pi
+			if rng.IntN(3) > 0 && len(ring) > 1 { // mostly keep going
+				prev := ring[len(ring)-2]
+				heading = math.Atan2(last[1]-prev[1], last[0]-prev[0]) + (rng.Float64()-0.5)*0.6
+			}
+			lat := math.Max(-89, math.Min(89, last[1]+step*math.Sin(heading)))
+			ring = append(ring, orb.Point{math.Max(-180, math.Min(180, last[0]+step*math.Cos(heading))), lat})
+		}
+		ring = append(ring, ring[0])
+		var e edgeIndex
+		f := Fence{GeometryID: "walk", Kind: KindPolygon, Geometry: orb.Polygon{ring}}
+		e.build(f, fenceParts(f))
+		for range 200 {
+			spread := []float64{0.001, 0.1, 5}[rng.IntN(3)]
+			q := ring[rng.IntN(len(ring))]
+			lat := math.Max(-89.9, math.Min(89.9, q[1]+(rng.Float64()-0.5)*2*spread))
+			p := newProjection(lat, wrapLon(q[0]+(rng.Float64()-0.5)*2*spread))
+			rs := e.capsuleScale(p)
+			// The nearest edge of some chunks, and the capsule's claim.
+			nearestOf := func(chunks []chunk) float64 {
+				best := math.Inf(1)
+				for i := range chunks {
+					c := &chunks[i]
+					pts := e.ring(c)
+					for j := c.from; j < c.to; j++ {
+						x, y, _ := p.segmentNearest(pts[j], pts[j+1])
+						best = min(best, math.Hypot(x, y))
+					}
+				}
+				return best
+			}
+			chunks := e.chunks()
+			for i := range chunks {
+				d := nearestOf(chunks[i : i+1])
+				if p.nearTurn(chunks[i].box) && e.chunkBeyond(p, rs, &chunks[i], math.Pow(d*(1+1e-9)+1e-6, 2)) {
+					t.Fatalf("trial %d: chunk %d's capsule puts its edges beyond %.6f m, the nearest of them", trial, i, d)
+				}
+				checked++
+			}
+			if e.tree == nil {
+				continue
+			}
+			span := 1
+			for l := 1; l < len(e.tree.levels); l++ {
+				span *= nodeSize
+				for j, c := range e.caps[l-1] {
+					d := nearestOf(chunks[j*span : min((j+1)*span, len(chunks))])
+					if p.nearTurn(e.tree.levels[l][j]) && p.capsuleBeyond(&c, rs, math.Pow(d*(1+1e-9)+1e-6, 2)) {
+						t.Fatalf("trial %d: level %d node %d's capsule puts its edges beyond %.6f m, the nearest of them", trial, l, j, d)
+					}
+					checked++
+				}
+			}
+		}
+	}
+	t.Logf("%d capsules checked", checked)
+}
