@@ -297,12 +297,13 @@ func goRun(pkg string, args ...string) (string, error) {
 // sets the index, the pass over every fence and Tile38's engine side by
 // side: median positions a second, and the range.
 func engines() (string, error) {
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^(BenchmarkCity10000Fences|BenchmarkCity10000FencesBuffer500|BenchmarkPolygon100000)$", "-benchtime", "2s", "-count", "5", "./internal/geofence")
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^(BenchmarkCity10000Fences|BenchmarkCity10000FencesBuffer0|BenchmarkCity10000FencesBuffer500|BenchmarkPolygon100000)$", "-benchtime", "2s", "-count", "5", "./internal/geofence")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go test -bench: %v: %s", err, out)
 	}
-	rates := map[string][]float64{} // "BenchmarkX/engine" → points/s
+	rates := map[string][]float64{}  // "BenchmarkX/engine" → points/s
+	fences := map[string][]float64{} // fences answered (index) or tested (Tile38) a position
 	var order []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
@@ -311,12 +312,16 @@ func engines() (string, error) {
 			continue
 		}
 		for i := 1; i+1 < len(f); i++ {
-			if f[i+1] == "points/s" {
+			if unit := f[i+1]; unit == "points/s" || unit == "fences/point" {
 				v, err := strconv.ParseFloat(f[i], 64)
 				if err != nil {
 					return "", fmt.Errorf("benchmark line %q: %w", sc.Text(), err)
 				}
 				name := f[0][:strings.LastIndex(f[0], "-")] // less the -GOMAXPROCS suffix
+				if unit == "fences/point" {
+					fences[name] = append(fences[name], v)
+					continue
+				}
 				if rates[name] == nil {
 					order = append(order, name)
 				}
@@ -325,9 +330,10 @@ func engines() (string, error) {
 		}
 	}
 	var b strings.Builder
-	b.WriteString("| workload | index (ours: distance, nearest point) | every fence (before) | Tile38 (containment only) | index ÷ Tile38 |\n|---|---|---|---|---|\n")
+	b.WriteString("| workload | index (ours: distance, nearest point) | every fence (before) | Tile38 (containment only) | index ÷ Tile38 | fences a position: ours answered, Tile38 tested |\n|---|---|---|---|---|---|\n")
 	for _, w := range []struct{ bench, what string }{
-		{"BenchmarkCity10000Fences", "10,000 fences of 100 vertices, search buffer 50 m (the service's default)"},
+		{"BenchmarkCity10000FencesBuffer0", "10,000 fences of 100 vertices, search buffer 0 m"},
+		{"BenchmarkCity10000Fences", "the same, search buffer 50 m (the service's default)"},
 		{"BenchmarkCity10000FencesBuffer500", "the same, search buffer 500 m (mapsdevice's default)"},
 		{"BenchmarkPolygon100000", "one polygon of 100,000 vertices, buffer 50 m"},
 	} {
@@ -342,7 +348,13 @@ func engines() (string, error) {
 		if ours, theirs := rates[w.bench+"/index"], rates[w.bench+"/tile38"]; len(ours) > 0 && len(theirs) > 0 {
 			ratio = fmt.Sprintf("%.2f", median(ours)/median(theirs))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", w.what, cell("index"), cell("every-fence"), cell("tile38"), ratio)
+		perPoint := func(engine string) string {
+			if v := fences[w.bench+"/"+engine]; len(v) > 0 {
+				return fmt.Sprintf("%.2f", median(v))
+			}
+			return "?"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s, %s |\n", w.what, cell("index"), cell("every-fence"), cell("tile38"), ratio, perPoint("index"), perPoint("tile38"))
 	}
 	return b.String(), nil
 }

@@ -358,12 +358,16 @@ type edgeIndex struct {
 	// of the ring as walked when left is 1, right when -1. With holes or
 	// several polygons, whose rings may touch, the ray is cast.
 	oneRing bool
-	n       int32 // chunks
-	left    float64
-	first   []orb.Point // the first part's vertices, the one of most fences
-	small   [nodeSize]chunk
-	big     []chunk     // a large fence's chunks, in the tree's order
-	tree    *packedTree // nil for a fence of one node
+	// flat says every ring is closed and never crosses the antimeridian:
+	// a ray cast from a turn west of the fence crosses each ring an even
+	// number of times, so contains need not cast it.
+	flat  bool
+	n     int32 // chunks
+	left  float64
+	first []orb.Point // the first part's vertices, the one of most fences
+	small [nodeSize]chunk
+	big   []chunk     // a large fence's chunks, in the tree's order
+	tree  *packedTree // nil for a fence of one node
 	// caps[l-1][j] bounds the chunks under node j of the tree's level l.
 	caps [][]capsule
 	// cosRef is the cosine of the fence's latitude nearest the equator:
@@ -382,6 +386,12 @@ func (e *edgeIndex) build(f Fence, parts []part) {
 	}
 	if e.oneRing {
 		e.left = parts[0].left
+	}
+	e.flat = true
+	for _, p := range parts {
+		if p.polygon >= 0 && (p.turns != nil || p.seam || len(p.pts) == 0 || p.pts[0] != p.pts[len(p.pts)-1]) {
+			e.flat = false
+		}
 	}
 	if len(parts) > 0 {
 		e.first = parts[0].pts
@@ -832,6 +842,9 @@ func (e *edgeIndex) contains(pt orb.Point) bool {
 	var buf [64]int32
 	const slack = 1e-6 // degrees: x below is computed, so may pass its box by a rounding
 	for k, c := range [...]float64{pt[0], pt[0] - 360, pt[0] + 360} {
+		if k > 0 && (c > float64(e.box.maxX)+slack || e.flat && c < float64(e.box.minX)-slack) {
+			continue // east of every edge, or west of them all and crossing each ring evenly
+		}
 		ray := newBox(c-slack, pt[1], math.Inf(1), pt[1])
 		if e.tree != nil {
 			for _, i := range e.tree.appendSearch(ray, buf[:0]) {

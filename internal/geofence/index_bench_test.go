@@ -62,6 +62,13 @@ func BenchmarkCity10000Fences(b *testing.B) {
 	benchmarkEngines(b, cityFences(10000, 100), 50)
 }
 
+// BenchmarkCity10000FencesBuffer0 is the same city with no search
+// buffer: the fences measured are those whose box holds the position,
+// the ones Tile38's engine tests.
+func BenchmarkCity10000FencesBuffer0(b *testing.B) {
+	benchmarkEngines(b, cityFences(10000, 100), 0)
+}
+
 // BenchmarkCity10000FencesBuffer500 is the same city with the widest
 // search buffer, which mapsdevice uses by default: about 25 fences are
 // near each position, and each is measured.
@@ -77,16 +84,19 @@ func benchmarkEngines(b *testing.B, fences []Fence, buffer float64) {
 	qs := positionsOver(fences, 4096, buffer)
 	b.Run("index", func(b *testing.B) {
 		ix := NewIndex(fences)
-		inside := 0
+		inside, answers := 0, 0
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			for _, g := range ix.Evaluate(qs[i%len(qs)]).Geometries {
+			gs := ix.Evaluate(qs[i%len(qs)]).Geometries
+			answers += len(gs)
+			for _, g := range gs {
 				if Inside(g.Distance) {
 					inside++
 				}
 			}
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
+		b.ReportMetric(float64(answers)/float64(b.N), "fences/point")
 		if inside == 0 {
 			b.Fatal("no position inside a fence")
 		}
@@ -117,11 +127,12 @@ func benchmarkEngines(b *testing.B, fences []Fence, buffer float64) {
 			r := poly.Rect()
 			tr.Insert([2]float64{r.Min.X, r.Min.Y}, [2]float64{r.Max.X, r.Max.Y}, poly)
 		}
-		inside := 0
+		inside, tested := 0, 0
 		for i := 0; b.Loop(); i++ {
 			q := qs[i%len(qs)]
 			pt := geometry.Point{X: q.Lon, Y: q.Lat}
 			tr.Search([2]float64{q.Lon, q.Lat}, [2]float64{q.Lon, q.Lat}, func(_, _ [2]float64, poly *geometry.Poly) bool {
+				tested++
 				if poly.ContainsPoint(pt) {
 					inside++
 				}
@@ -129,6 +140,7 @@ func benchmarkEngines(b *testing.B, fences []Fence, buffer float64) {
 			})
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
+		b.ReportMetric(float64(tested)/float64(b.N), "fences/point")
 		if inside == 0 {
 			b.Fatal("no position inside a fence")
 		}
