@@ -14,10 +14,13 @@ import (
 // deadline stops waiting at its own deadline.
 func TestSharedOutlivesItsFirstCaller(t *testing.T) {
 	var g singleflight.Group
-	release := make(chan struct{})
+	release, started := make(chan struct{}), make(chan struct{})
 	calls := 0
 	acquire := func(ctx context.Context) (Result, error) {
 		calls++
+		if calls == 1 {
+			close(started)
+		}
 		select {
 		case <-release:
 			return Result{AccessToken: "tok"}, nil
@@ -31,7 +34,7 @@ func TestSharedOutlivesItsFirstCaller(t *testing.T) {
 		_, err := shared(first, &g, "k", acquire)
 		firstErr <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // the first caller leads
+	<-started // the first caller leads
 	second := make(chan Result, 1)
 	go func() {
 		r, _ := shared(context.Background(), &g, "k", acquire)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mapsdevice/mapsdevice/internal/cli"
 	"github.com/mapsdevice/mapsdevice/internal/geofence"
+	"github.com/mapsdevice/mapsdevice/internal/report"
 )
 
 // These tests run cli.Main in this process, with buffers for stdio and
@@ -328,11 +329,23 @@ func TestReportStatusWithoutReporter(t *testing.T) {
 // does, while Maps cannot be reached: report exits 0 with the readings
 // kept, and the simulator's goroutine has ended (hermetic checks).
 func TestReportStopsSimulation(t *testing.T) {
-	hermetic(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	home := hermetic(t)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	r := mainCtx(ctx, cli.Stdio{}, "", "report", "--simulate", "--rate", "100", "--maps-key", "k",
-		"--maps-endpoint", "https://"+freeAddr(t), "--batch-size", "1000")
+	done := make(chan result, 1)
+	addr := freeAddr(t)
+	go func() {
+		done <- mainCtx(ctx, cli.Stdio{}, "", "report", "--simulate", "--rate", "100", "--maps-key", "k",
+			"--maps-endpoint", "https://"+addr, "--batch-size", "1000")
+	}()
+	// Stopped once its status file shows readings spooled: a fixed time
+	// could run out before a loaded machine had spooled any.
+	waitUntil(t, 20*time.Second, func() bool {
+		st, err := report.ReadStatus(filepath.Join(home, "report"))
+		return err == nil && st.Accepted > 0
+	})
+	cancel()
+	r := <-done
 	if r.code != 0 {
 		t.Fatalf("exit %d after the stop: %s", r.code, r.err)
 	}

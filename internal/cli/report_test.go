@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -271,10 +270,20 @@ func TestReportSpoolFullAndBadLines(t *testing.T) {
 		good++
 	}
 	input := writeFile(t, e.home, "in.ndjson", in.String())
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	cmd := e.command(ctx, "report", "--input", input, "--spool-max", "50", "--batch-size", "500")
-	cmd.Run() // it cannot deliver: stopped by the timeout
+	cmd := e.command(t.Context(), "report", "--input", input, "--spool-max", "50", "--batch-size", "500")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// It cannot deliver: stopped once its status file shows every line
+	// taken, where a fixed time could run out first on a loaded machine.
+	waitUntil(t, 20*time.Second, func() bool {
+		out, _, code := e.run("report", "--status", "--json")
+		var st reportStatus
+		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && st.Accepted+st.DeadLettered >= 80
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
 	st := statusOf(t, e)
 	if st.DeadLettered != 3 || st.Accepted != uint64(good) || st.Depth != 50 || st.Dropped != uint64(good-50) {
 		t.Errorf("status %+v: want %d accepted, 50 spooled, %d dropped, 3 dead-lettered", st, good, good-50)
@@ -368,7 +377,13 @@ func TestReportSIGTERM(t *testing.T) {
 	for n := range 12 {
 		io.WriteString(stdin, numbered(n)+"\n")
 	}
-	time.Sleep(time.Second)
+	// Stopped once it has taken all 12, as its status file says: a fixed
+	// wait could end first on a loaded machine.
+	waitUntil(t, 20*time.Second, func() bool {
+		out, _, code := e.run("report", "--status", "--json")
+		var st reportStatus
+		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && st.Accepted == 12
+	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	exited := make(chan error)
 	go func() { exited <- cmd.Wait() }()

@@ -37,7 +37,13 @@ type idempotentAPI struct {
 	keys     map[string]*keyEntry
 	readings map[string]int // by readingId: what the API stored
 	replays  int
-	hold     map[string]chan struct{} // keys whose processing waits
+	hold     map[string]*heldKey // keys whose processing waits
+}
+
+// heldKey holds a key's first request: reached is closed when the request
+// has arrived and is being processed, release lets it finish.
+type heldKey struct {
+	reached, release chan struct{}
 }
 
 type keyEntry struct {
@@ -46,7 +52,7 @@ type keyEntry struct {
 }
 
 func startAPI(t *testing.T, emu *emulator.Server) (*idempotentAPI, *httptest.Server) {
-	api := &idempotentAPI{emu: emu, keys: map[string]*keyEntry{}, readings: map[string]int{}, hold: map[string]chan struct{}{}}
+	api := &idempotentAPI{emu: emu, keys: map[string]*keyEntry{}, readings: map[string]int{}, hold: map[string]*heldKey{}}
 	srv := httptest.NewTLSServer(api)
 	t.Cleanup(srv.Close)
 	return api, srv
@@ -113,7 +119,8 @@ func (a *idempotentAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 
 	if hold != nil {
-		<-hold
+		close(hold.reached)
+		<-hold.release
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -177,9 +184,10 @@ func TestHTTPSKeyStillInFlight(t *testing.T) {
 	caFile := writePEM(t, srv)
 	batches, ids := makeBatches("7e7e7e7e", 3, 3)
 	b := batches[0]
-	release := make(chan struct{})
+	held := &heldKey{reached: make(chan struct{}), release: make(chan struct{})}
+	release := held.release
 	api.mu.Lock()
-	api.hold[b.ID] = release
+	api.hold[b.ID] = held
 	api.mu.Unlock()
 	defer func() {
 		select {
@@ -189,9 +197,20 @@ func TestHTTPSKeyStillInFlight(t *testing.T) {
 		}
 	}()
 
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	// The first send gives up only once the API has its request: a timer
+	// could end it before a loaded machine got the request out at all.
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	if err := newHTTPSSink(t, srv.URL, caFile, user).Send(ctx, b); err == nil {
+	first := make(chan error, 1)
+	s := newHTTPSSink(t, srv.URL, caFile, user)
+	go func() { first <- s.Send(ctx, b) }()
+	select {
+	case <-held.reached:
+	case err := <-first:
+		t.Fatalf("the first send ended before the API had it: %v", err)
+	}
+	cancel()
+	if err := <-first; err == nil {
 		t.Fatal("a send whose answer never came succeeded")
 	}
 	err := newHTTPSSink(t, srv.URL, caFile, user).Send(t.Context(), b)
