@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The live Azure Maps APIs the emulator answers with canned data.
@@ -45,6 +46,45 @@ func greatCircle(lon1, lat1, lon2, lat2 float64) float64 {
 // badRequest answers 400 in the shape Azure Maps uses for a bad parameter.
 func badRequest(w http.ResponseWriter, format string, args ...any) {
 	writeMapsError(w, http.StatusBadRequest, "400 BadRequest", fmt.Sprintf(format, args...))
+}
+
+// queryParams is a request's parameters: url.Values, or params where the
+// service takes names in any case.
+type queryParams interface{ Get(name string) string }
+
+// intParam reads a whole-number parameter from lo to hi (no upper bound
+// when hi is math.MaxInt), def when it is absent; not ok, with the 400
+// written, when it is not one.
+func intParam(w http.ResponseWriter, q queryParams, name string, lo, hi, def int) (int, bool) {
+	v := q.Get(name)
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	switch {
+	case err == nil && n >= lo && n <= hi:
+		return n, true
+	case hi == math.MaxInt:
+		badRequest(w, "%s must be a whole number, %d or more.", name, lo)
+	default:
+		badRequest(w, "%s must be a whole number from %d to %d.", name, lo, hi)
+	}
+	return 0, false
+}
+
+// timeParam reads an RFC 3339 parameter, def when it is absent; not ok,
+// with the 400 written, when it is not one.
+func timeParam(w http.ResponseWriter, q queryParams, name string, def time.Time) (time.Time, bool) {
+	v := q.Get(name)
+	if v == "" {
+		return def, true
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		badRequest(w, "%s %q is not an ISO 8601 date and time.", name, v)
+		return time.Time{}, false
+	}
+	return t.UTC(), true
 }
 
 // checkVersion answers 400 unless api-version is one of the service's.

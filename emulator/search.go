@@ -114,14 +114,9 @@ func (s *Server) geocode(w http.ResponseWriter, r *http.Request, _ caller) {
 	case query == "":
 		query = strings.Join(parts, " ")
 	}
-	top := 5
-	if v := q.Get("top"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 20 {
-			badRequest(w, "top must be a whole number from 1 to 20.")
-			return
-		}
-		top = n
+	top, ok := intParam(w, q, "top", 1, 20, 5)
+	if !ok {
+		return
 	}
 	if v := q.Get("coordinates"); v != "" {
 		if lon, lat, ok := parsePair(v); !ok || !validLonLat(lon, lat) {
@@ -143,15 +138,11 @@ func (s *Server) geocode(w http.ResponseWriter, r *http.Request, _ caller) {
 	slices.SortStableFunc(hits, func(a, b hit) int { return b.score - a.score })
 	// The answer pages by top, with a nextLink to the rest, as the
 	// service's answer may carry one; "skip" in it is the emulator's own.
-	skip := 0
-	if v := q.Get("skip"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			badRequest(w, "skip must be a whole number, 0 or more.")
-			return
-		}
-		skip = min(n, len(hits))
+	skip, ok := intParam(w, q, "skip", 0, math.MaxInt, 0)
+	if !ok {
+		return
 	}
+	skip = min(skip, len(hits))
 	features := []map[string]any{}
 	for _, h := range hits[skip:min(len(hits), skip+top)] {
 		confidence := "High"

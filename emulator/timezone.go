@@ -3,7 +3,6 @@ package emulator
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -148,31 +147,17 @@ func (s *Server) timezoneByCoordinates(w http.ResponseWriter, r *http.Request, _
 		badRequest(w, "options %q is not one of none, zoneInfo, transitions and all.", q.Get("options"))
 		return
 	}
-	ref := time.Now().UTC()
-	if v := q.Get("timeStamp"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			badRequest(w, "timeStamp %q is not an ISO 8601 date and time.", v)
-			return
-		}
-		ref = t.UTC()
+	ref, ok := timeParam(w, q, "timeStamp", time.Now().UTC())
+	if !ok {
+		return
 	}
-	from, years := ref, 1
-	if v := q.Get("transitionsFrom"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			badRequest(w, "transitionsFrom %q is not an ISO 8601 date and time.", v)
-			return
-		}
-		from = t.UTC()
+	from, ok := timeParam(w, q, "transitionsFrom", ref)
+	if !ok {
+		return
 	}
-	if v := q.Get("transitionsYears"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 5 {
-			badRequest(w, "transitionsYears must be a whole number from 1 to 5.")
-			return
-		}
-		years = n
+	years, ok := intParam(w, q, "transitionsYears", 1, 5, 1)
+	if !ok {
+		return
 	}
 	z := zoneFor(lon)
 	loc := z.location()

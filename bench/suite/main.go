@@ -304,7 +304,6 @@ func engines() (string, error) {
 	}
 	rates := map[string][]float64{}  // "BenchmarkX/engine" → points/s
 	fences := map[string][]float64{} // fences answered (index) or tested (Tile38) a position
-	var order []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -321,9 +320,6 @@ func engines() (string, error) {
 				if unit == "fences/point" {
 					fences[name] = append(fences[name], v)
 					continue
-				}
-				if rates[name] == nil {
-					order = append(order, name)
 				}
 				rates[name] = append(rates[name], v)
 			}

@@ -84,24 +84,25 @@ func newGrid(boxes []box) *grid {
 	g.nx, g.ny = int(spanX/g.cw)+1, int(spanY/g.ch)+1
 	// Each fence goes in every cell its box meets, counted first: a few
 	// for one not large, as cells are never smaller than the median's.
-	counts := make([]int32, g.nx*g.ny+1)
-	listed := func(i int, b box) (x0, y0, x1, y1 int, ok bool) {
-		if large[i] {
-			return 0, 0, 0, 0, false
-		}
-		return g.cells(b)
-	}
-	for i, b := range boxes {
-		x0, y0, x1, y1, ok := listed(i, b)
-		if !ok {
-			continue
-		}
-		for y := y0; y <= y1; y++ {
-			for x := x0; x <= x1; x++ {
-				counts[y*g.nx+x+1]++
+	// eachCell calls fn for each cell of each fence not large.
+	eachCell := func(fn func(c, i int, b box)) {
+		for i, b := range boxes {
+			if large[i] {
+				continue
+			}
+			x0, y0, x1, y1, ok := g.cells(b)
+			if !ok {
+				continue
+			}
+			for y := y0; y <= y1; y++ {
+				for x := x0; x <= x1; x++ {
+					fn(y*g.nx+x, i, b)
+				}
 			}
 		}
 	}
+	counts := make([]int32, g.nx*g.ny+1)
+	eachCell(func(c, _ int, _ box) { counts[c+1]++ })
 	if slices.Max(counts) > gridMaxCell {
 		return nil
 	}
@@ -111,19 +112,10 @@ func newGrid(boxes []box) *grid {
 	g.start = counts
 	g.items = make([]gridItem, counts[len(counts)-1])
 	next := slices.Clone(counts[:len(counts)-1])
-	for i, b := range boxes {
-		x0, y0, x1, y1, ok := listed(i, b)
-		if !ok {
-			continue
-		}
-		for y := y0; y <= y1; y++ {
-			for x := x0; x <= x1; x++ {
-				c := y*g.nx + x
-				g.items[next[c]] = gridItem{b, int32(i)}
-				next[c]++
-			}
-		}
-	}
+	eachCell(func(c, i int, b box) {
+		g.items[next[c]] = gridItem{b, int32(i)}
+		next[c]++
+	})
 	return g
 }
 

@@ -637,8 +637,11 @@ func (e *edgeIndex) nearestIn(p projection, rs float64, from, to int, best float
 // position is seldom far from its border, and reading the chord's ends
 // cost 13% of BenchmarkCity10000Fences.
 func (e *edgeIndex) chunkBeyond(p projection, rs float64, i int, best float64) bool {
-	c := &e.chunks()[i]
-	if e.tree == nil || !p.nearTurn(c.box) { // and a chunk that is not plain has devs[i] +Inf
+	if e.tree == nil {
+		return false
+	}
+	c := &e.big[i]
+	if !p.nearTurn(c.box) { // and a chunk that is not plain has devs[i] +Inf
 		return false
 	}
 	ring := e.ring(c)
