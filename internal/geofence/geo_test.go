@@ -3,6 +3,7 @@ package geofence
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,33 @@ func TestTutorialTimes(t *testing.T) {
 	in := Evaluate(fences, Query{Lat: 0.5, Lon: 0.5, SearchBuffer: 50, UserTime: time.Date(2022, 6, 1, 23, 30, 0, 0, time.UTC)})
 	if len(in.Geometries) != 1 || len(in.InvalidPeriodGeofenceGeometryID) != 0 {
 		t.Errorf("late in a valid day the fence is not measured: %+v", in)
+	}
+}
+
+// TestHaversineSeries checks the series haversine uses within 64 km
+// against math's functions, at every latitude and across the
+// antimeridian: the same distance to a micrometre.
+func TestHaversineSeries(t *testing.T) {
+	exact := func(p projection, to orb.Point) float64 {
+		lat1, lat2 := p.lat0*math.Pi/180, to[1]*math.Pi/180
+		sinLat, sinLon := math.Sin((lat2-lat1)/2), math.Sin((to[0]-p.lon0)*math.Pi/360)
+		a := sinLat*sinLat + math.Cos(lat1)*math.Cos(lat2)*sinLon*sinLon
+		return 2 * earthRadius * math.Asin(math.Min(1, math.Sqrt(a)))
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	worst := 0.0
+	for range 200000 {
+		lat, lon := rng.Float64()*178-89, rng.Float64()*360-180
+		p := newProjection(lat, lon)
+		span := math.Pow(10, -6+rng.Float64()*5.8) // up to 0.63°, past where the series stop
+		to := orb.Point{wrapLon(lon + (rng.Float64()*2-1)*span), max(-90, min(90, lat+(rng.Float64()*2-1)*span))}
+		got, want := p.haversine(to), exact(p, to)
+		if diff := math.Abs(got - want); diff > worst {
+			worst = diff
+		}
+	}
+	t.Logf("worst difference %.3g m", worst)
+	if worst > 1e-6 {
+		t.Errorf("the series haversine is up to %.3g m from math's, want under a micrometre", worst)
 	}
 }

@@ -760,7 +760,7 @@ func (e *edgeIndex) distance(p projection, reach float64) (float64, orb.Point, b
 			if !found {
 				return 0, orb.Point{}, false
 			}
-			d, nearest := p.signed(x, y, false)
+			d, nearest := p.signedWithin(x, y, false, limit)
 			return d, nearest, true
 		}
 		// The side of the nearest border point tells inside from outside,
@@ -776,7 +776,7 @@ func (e *edgeIndex) distance(p projection, reach float64) (float64, orb.Point, b
 		if !inside && x*x+y*y >= limit {
 			return 0, orb.Point{}, false
 		}
-		d, nearest := p.signed(x, y, inside)
+		d, nearest := p.signedWithin(x, y, inside, limit)
 		return d, nearest, true
 	}
 	x, y, _, _, found := e.nearest(p, limit)
@@ -795,8 +795,22 @@ func (e *edgeIndex) distance(p projection, reach float64) (float64, orb.Point, b
 		}
 		x, y, _, _, _ = e.nearest(p, math.Inf(1)) // deep inside
 	}
-	d, nearest := p.signed(x, y, inside)
+	d, nearest := p.signedWithin(x, y, inside, limit)
 	return d, nearest, true
+}
+
+// signedWithin is signed, but ±Far without measuring the great-circle
+// distance when the border is farther than the square root of limit
+// (the reach squared): the answer is then Far whatever it measures.
+func (p projection) signedWithin(x, y float64, inside bool, limit float64) (float64, orb.Point) {
+	if x*x+y*y < limit {
+		return p.signed(x, y, inside)
+	}
+	d := Far
+	if inside {
+		d = -Far
+	}
+	return float64(d), p.lonLat(x, y)
 }
 
 // sideOf reads whether the query point is inside a simple ring from the

@@ -82,6 +82,10 @@ func BenchmarkPolygon100000(b *testing.B) {
 
 func benchmarkEngines(b *testing.B, fences []Fence, buffer float64) {
 	qs := positionsOver(fences, 4096, buffer)
+	benchmarkEnginesQs(b, fences, qs)
+}
+
+func benchmarkEnginesQs(b *testing.B, fences []Fence, qs []Query) {
 	b.Run("index", func(b *testing.B) {
 		ix := NewIndex(fences)
 		inside, answers := 0, 0
