@@ -241,7 +241,7 @@ func (p projection) segmentNearest(a, b orb.Point) (x, y, t float64) {
 
 func (p projection) haversine(to orb.Point) float64 {
 	dlat := (to[1] - p.lat0) * math.Pi / 180
-	dlon := (wrapLon(to[0]-p.lon0)) * math.Pi / 180
+	dlon := wrapLon(to[0]-p.lon0) * math.Pi / 180
 	if math.Abs(dlat) > smallAngle || math.Abs(dlon) > smallAngle {
 		lat2 := to[1] * math.Pi / 180
 		sinLat, sinLon := math.Sin(dlat/2), math.Sin(dlon/2)
