@@ -91,6 +91,15 @@ func differentialFences(rng *rand.Rand) []Fence {
 			points = append(points, orb.Point{wrapLon(lon + rng.NormFloat64()*0.02), lat + rng.NormFloat64()*0.01})
 		}
 		add(KindPoint, points, 30)
+		if c == centres[0] {
+			// Larger still, where a grid of sides places most positions:
+			// one ring, and one with a hole.
+			add(KindPolygon, orb.Polygon{wavyRing(lon+0.07, lat+0.03, 0.02, 0.012, 2200, 0.1, 9)}, 0)
+			add(KindPolygon, orb.Polygon{
+				wavyRing(lon-0.07, lat+0.03, 0.02, 0.012, 2200, 0.15, 10),
+				reversed(wavyRing(lon-0.07, lat+0.03, 0.006, 0.003, 60, 0.1, 2)),
+			}, 0)
+		}
 	}
 	// A box across the antimeridian, which must be read the short way.
 	add(KindPolygon, orb.Polygon{{{179, -16}, {-179, -16}, {-179, -18}, {179, -18}, {179, -16}}}, 0)
@@ -152,18 +161,32 @@ func TestIndexMatchesExhaustive(t *testing.T) {
 		if e.tree != nil {
 			indexed++
 		}
-		chunks := 0
+		chunks, big := 0, 0
 		for _, p := range fenceParts(fences[i]) {
 			chunks += (max(1, len(p.pts)-1) + chunkEdges - 1) / chunkEdges
+			big += (max(1, len(p.pts)-1) + bigChunkEdges - 1) / bigChunkEdges
+		}
+		if want := map[bool]int32{false: chunkEdges, true: bigChunkEdges}[big > nodeSize]; e.step != want {
+			t.Errorf("fence %s has %d chunks of %d edges, want chunks of %d", fences[i].GeometryID, e.n, e.step, want)
 		}
 		if chunks > nodeSize {
 			large++
 		}
 	}
 	// Both paths must be exercised: the large fences through a tree of
-	// chunks, the small ones through a single node.
+	// chunks, the small ones through a single node; and the largest
+	// polygons, with and without a hole, with a grid of sides.
 	if indexed != large || large < 16 || indexed == len(fences) {
 		t.Fatalf("%d of %d fences have an edge tree deeper than one node; %d are large", indexed, len(fences), large)
+	}
+	withSides := 0
+	for i := range fences {
+		if ix.edgesOf(i).sides != nil {
+			withSides++
+		}
+	}
+	if withSides != 2 {
+		t.Fatalf("%d fences have a grid of sides, want 2", withSides)
 	}
 
 	workers := runtime.GOMAXPROCS(0)
