@@ -610,30 +610,36 @@ func (e *edgeIndex) nearestUnder(p projection, rs float64, level, from, to int, 
 	if level == 0 {
 		return e.nearestIn(p, rs, from, to, best, ref)
 	}
+	// The children nearer than best, sorted nearest first as they come.
 	var dist [nodeSize]float64
+	var order [nodeSize]int
+	n := 0
 	boxes := e.tree.levels[level][from:to]
-	caps := e.caps[level-1][from:to]
 	for i := range boxes {
-		dist[i] = p.boxDist2(boxes[i])
+		d := p.boxDist2(boxes[i])
+		if d >= best {
+			continue
+		}
+		j := n
+		for ; j > 0 && dist[j-1] > d; j-- {
+			dist[j], order[j] = dist[j-1], order[j-1]
+		}
+		dist[j], order[j] = d, i
+		n++
 	}
+	caps := e.caps[level-1][from:to]
 	below := len(e.tree.levels[level-1])
-	for {
-		k, least := -1, best
-		for i := range boxes {
-			if dist[i] < least {
-				k, least = i, dist[i]
-			}
+	for m, k := range order[:n] {
+		if dist[m] >= best {
+			break
 		}
-		if k < 0 {
-			return best, ref
-		}
-		dist[k] = math.Inf(1)
 		if p.nearTurn(boxes[k]) && p.capsuleBeyond(&caps[k], rs, best) {
 			continue
 		}
 		c := (from + k) * nodeSize
 		best, ref = e.nearestUnder(p, rs, level-1, c, min(c+nodeSize, below), best, ref)
 	}
+	return best, ref
 }
 
 // nearestIn measures the chunks from to to, a node's, nearest box
