@@ -582,17 +582,26 @@ func (e *edgeIndex) ring(c *chunk) []orb.Point {
 // end). It looks no farther than the square root of limit, and is not ok
 // when nothing is nearer than that.
 func (e *edgeIndex) nearest(p projection, limit float64) (x, y, t float64, ref edgeRef, ok bool) {
-	return e.nearestFrom(p, limit, edgeRef{i: -1})
+	return e.nearestFrom(p, -1, limit, edgeRef{i: -1})
 }
 
-// nearestFrom is nearest, given the edge ref at the square root of best
-// from the query point, or none (ref.i -1).
-func (e *edgeIndex) nearestFrom(p projection, best float64, ref edgeRef) (x, y, t float64, _ edgeRef, ok bool) {
+// walk is what a search of an edge index keeps as it goes down: the
+// scale of its capsules (see capsuleScale), and a chunk measured before
+// it began, or -1.
+type walk struct {
+	rs       float64
+	measured int
+}
+
+// nearestFrom is nearest, given that chunk measured (or -1 for none) is
+// measured already, and its nearest edge is ref, at the square root of
+// best from the query point.
+func (e *edgeIndex) nearestFrom(p projection, measured int, best float64, ref edgeRef) (x, y, t float64, _ edgeRef, ok bool) {
 	if e.inline() {
-		best, ref = e.nearestIn(p, 0, 0, int(e.n), best, ref) // no capsules to scale
+		best, ref = e.nearestIn(p, walk{0, measured}, 0, int(e.n), best, ref) // no capsules to scale
 	} else {
 		top := len(e.tree.levels) - 1
-		best, ref = e.nearestUnder(p, e.capsuleScale(p), top, 0, len(e.tree.levels[top]), best, ref)
+		best, ref = e.nearestUnder(p, walk{e.capsuleScale(p), measured}, top, 0, len(e.tree.levels[top]), best, ref)
 	}
 	if ref.i < 0 {
 		return 0, 0, 0, ref, false
@@ -606,9 +615,9 @@ func (e *edgeIndex) nearestFrom(p projection, best float64, ref edgeRef) (x, y, 
 // that the first chunk measured is a near one and what it finds prunes
 // the rest: a node no nearer than the best edge so far is skipped. A
 // node's capsule is read only when its box would not skip it.
-func (e *edgeIndex) nearestUnder(p projection, rs float64, level, from, to int, best float64, ref edgeRef) (float64, edgeRef) {
+func (e *edgeIndex) nearestUnder(p projection, w walk, level, from, to int, best float64, ref edgeRef) (float64, edgeRef) {
 	if level == 0 {
-		return e.nearestIn(p, rs, from, to, best, ref)
+		return e.nearestIn(p, w, from, to, best, ref)
 	}
 	// The children nearer than best, sorted nearest first as they come.
 	var dist [nodeSize]float64
@@ -633,11 +642,11 @@ func (e *edgeIndex) nearestUnder(p projection, rs float64, level, from, to int, 
 		if dist[m] >= best {
 			break
 		}
-		if p.nearTurn(boxes[k]) && p.capsuleBeyond(&caps[k], rs, best) {
+		if p.nearTurn(boxes[k]) && p.capsuleBeyond(&caps[k], w.rs, best) {
 			continue
 		}
 		c := (from + k) * nodeSize
-		best, ref = e.nearestUnder(p, rs, level-1, c, min(c+nodeSize, below), best, ref)
+		best, ref = e.nearestUnder(p, w, level-1, c, min(c+nodeSize, below), best, ref)
 	}
 	return best, ref
 }
@@ -649,25 +658,26 @@ func (e *edgeIndex) nearestUnder(p projection, rs float64, level, from, to int, 
 // nearest first, which jumps about: once the nearest chunk is measured,
 // few are left but where the position is amid them, inside a small
 // ring, and then nearly all are. A chunk whose box would not skip it is
-// skipped still if its capsule is no nearer than the best edge.
-func (e *edgeIndex) nearestIn(p projection, rs float64, from, to int, best float64, ref edgeRef) (float64, edgeRef) {
+// skipped still if its capsule is no nearer than the best edge, and the
+// chunk measured before the search began is not measured again.
+func (e *edgeIndex) nearestIn(p projection, w walk, from, to int, best float64, ref edgeRef) (float64, edgeRef) {
 	var dist [nodeSize]float64
 	chunks := e.chunks()[from:to]
 	k, least := -1, best
 	for i := range chunks {
 		dist[i] = p.boxDist2(chunks[i].box)
-		if dist[i] < least {
+		if dist[i] < least && from+i != w.measured {
 			k, least = i, dist[i]
 		}
 	}
 	if k < 0 {
 		return best, ref
 	}
-	if !e.chunkBeyond(p, rs, from+k, best) {
+	if !e.chunkBeyond(p, w.rs, from+k, best) {
 		best, ref = e.scan(p, from+k, best, ref)
 	}
 	for i := range chunks {
-		if i != k && dist[i] < best && !e.chunkBeyond(p, rs, from+i, best) {
+		if i != k && dist[i] < best && from+i != w.measured && !e.chunkBeyond(p, w.rs, from+i, best) {
 			best, ref = e.scan(p, from+i, best, ref)
 		}
 	}

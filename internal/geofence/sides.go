@@ -129,7 +129,7 @@ func (e *edgeIndex) distanceBeside(p projection, inside bool, lower, upper float
 		return d, nearest, true
 	}
 	best, ref := e.scan(p, near, math.Nextafter(upper*upper, math.Inf(1)), edgeRef{i: -1})
-	x, y, _, _, found := e.nearestFrom(p, best, ref)
+	x, y, _, _, found := e.nearestFrom(p, near, best, ref)
 	if !found {
 		// The bound is a bound, so this is for what rounding may do.
 		if x, y, _, _, found = e.nearest(p, math.Inf(1)); !found {
