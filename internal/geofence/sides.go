@@ -28,13 +28,11 @@ type sides struct {
 	cos []float64
 }
 
-// Limits of a sides grid: cells at most this many degrees tall, so that
-// the longitude scale at a cell's centre and at a position in it differ
-// by under a percent up to 80° of latitude, and fences at most this wide,
-// so that each cell's projection is a plain affine map of their edges.
+// Limits of a sides grid: fences at most this wide, so that the
+// projection at each cell's centre is a plain affine map of their edges,
+// and this near a pole.
 const (
 	sidesMinChunks = 64 // fences of fewer chunks search fast enough
-	sidesMaxCell   = 0.05
 	sidesMaxWidth  = 10.0
 	sidesMaxLat    = 80.0
 )
@@ -46,15 +44,14 @@ const (
 func newSides(e *edgeIndex) *sides {
 	b := e.box
 	w, h := float64(b.maxX)-float64(b.minX), float64(b.maxY)-float64(b.minY)
-	if !e.polygon || !e.flat || e.tree == nil || len(e.big) < sidesMinChunks || w > sidesMaxWidth || w <= 0 || h <= 0 ||
+	if !e.polygon || !e.flat || e.inline() || len(e.big) < sidesMinChunks || w > sidesMaxWidth || w <= 0 || h <= 0 ||
 		math.Abs(float64(b.minY)) > sidesMaxLat || math.Abs(float64(b.maxY)) > sidesMaxLat {
 		return nil
 	}
 	cells := float64(len(e.big)) * 2
 	wm := w * e.cosRef // in degrees of latitude, roughly
-	nx := int(math.Round(math.Sqrt(cells * wm / h)))
-	nx = max(1, nx, int(math.Ceil(w/sidesMaxCell*e.cosRef)))
-	ny := max(1, int(math.Round(cells/float64(nx))), int(math.Ceil(h/sidesMaxCell)))
+	nx := max(1, int(math.Round(math.Sqrt(cells*wm/h))))
+	ny := max(1, int(math.Round(cells/float64(nx))))
 	s := &sides{minX: float64(b.minX), minY: float64(b.minY), cw: w / float64(nx), ch: h / float64(ny), nx: nx, ny: ny}
 	if nx*ny > 16*len(e.big) {
 		return nil // a long thin fence, whose cells would be mostly empty

@@ -1,0 +1,81 @@
+package geofence
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/paulmach/orb"
+)
+
+// TestSidesPlacePositionsRightly: where a grid of sides places a
+// position, the side must be the one ray casting finds, and the bounds
+// must hold the distance to the nearest edge measured over every edge.
+// A wrong side would answer inside for outside, and a lower bound too
+// high would drop a fence within the buffer. Smooth rings and jagged,
+// self-crossing walks, with and without a hole, from the equator to 80°,
+// a few hundred metres to degrees across.
+func TestSidesPlacePositionsRightly(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	placed, checked := 0, 0
+	for trial := range 24 {
+		lat0 := []float64{0, -33, 47, 79.5}[trial%4]
+		lon0 := -170 + rng.Float64()*340
+		size := []float64{0.005, 0.2, 3}[trial%3]
+		var poly orb.Polygon
+		if trial%2 == 0 {
+			poly = orb.Polygon{wavyRing(lon0, lat0, size, size*0.6, 2500, 0.1+rng.Float64()*0.2, trial)}
+		} else {
+			// A walk that turns mostly one way, so that it encloses
+			// something, and crosses itself now and then.
+			ring := orb.Ring{{lon0, lat0}}
+			heading, step := 0.0, size*2*math.Pi/2500
+			for range 2500 {
+				heading += 2*math.Pi/2500 + (rng.Float64()-0.5)*0.8
+				last := ring[len(ring)-1]
+				ring = append(ring, orb.Point{last[0] + step*math.Cos(heading), math.Max(-80, math.Min(80, last[1]+step*math.Sin(heading)))})
+			}
+			ring = append(ring, ring[0])
+			poly = orb.Polygon{ring}
+		}
+		if trial%3 == 1 {
+			c := poly.Bound().Center()
+			poly = append(poly, reversed(wavyRing(c[0], c[1], size*0.2, size*0.1, 40, 0.1, 1)))
+		}
+		f := Fence{GeometryID: "big", Kind: KindPolygon, Geometry: poly}
+		var e edgeIndex
+		e.build(f, fenceParts(f))
+		if e.sides == nil {
+			t.Fatalf("trial %d: no grid of sides for a fence of %d chunks", trial, e.n)
+		}
+		b := poly.Bound()
+		w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
+		for range 400 {
+			q := orb.Point{b.Min[0] - 0.1*w + rng.Float64()*1.2*w, b.Min[1] - 0.1*h + rng.Float64()*1.2*h}
+			p := newProjection(q[1], q[0])
+			inside, lower, upper, _, ok := e.sides.at(p)
+			checked++
+			if !ok {
+				continue
+			}
+			placed++
+			if want := polygonContains(poly, q); inside != want {
+				t.Fatalf("trial %d: %v placed inside %v, ray casting says %v", trial, q, inside, want)
+			}
+			d := math.Inf(1)
+			for _, r := range poly {
+				for i := 0; i+1 < len(r); i++ {
+					x, y, _ := p.segmentNearest(r[i], r[i+1])
+					d = min(d, math.Hypot(x, y))
+				}
+			}
+			if lower > d*(1+1e-9)+1e-6 || upper < d {
+				t.Fatalf("trial %d: %v is %.6f m from the border, outside the bounds %.6f to %.6f", trial, q, d, lower, upper)
+			}
+		}
+	}
+	t.Logf("%d of %d positions placed", placed, checked)
+	if placed < checked/2 {
+		t.Errorf("only %d of %d positions placed: the grid does little", placed, checked)
+	}
+}
