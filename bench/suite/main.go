@@ -91,7 +91,7 @@ func run(out string) error {
 		doc.Tables[b.name] = table
 	}
 	step("the geofence engine beside Tile38's")
-	if doc.Engines, err = engines(); err != nil {
+	if doc.Engines, err = engines(dir); err != nil {
 		return err
 	}
 	step("Go benchmarks")
@@ -296,32 +296,42 @@ func goRun(pkg string, args ...string) (string, error) {
 // engines runs the geofence engine's benchmarks, five times each, and
 // sets the index, the pass over every fence and Tile38's engine side by
 // side: median positions a second, and the range.
-func engines() (string, error) {
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^(BenchmarkCity10000Fences|BenchmarkCity10000FencesBuffer0|BenchmarkCity10000FencesBuffer500|BenchmarkPolygon100000)$", "-benchtime", "2s", "-count", "5", "./internal/geofence")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go test -bench: %v: %s", err, out)
+func engines(dir string) (string, error) {
+	bin := filepath.Join(dir, "geofence.test")
+	if out, err := exec.Command("go", "test", "-c", "-o", bin, "./internal/geofence").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go test -c: %v: %s", err, out)
 	}
 	rates := map[string][]float64{}  // "BenchmarkX/engine" → points/s
 	fences := map[string][]float64{} // fences answered (index) or tested (Tile38) a position
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
-			continue
+	// Five rounds, each engine once a round: this VM's speed drifts over
+	// minutes, and -count 5 would measure an engine's five runs together,
+	// in a different minute from the next engine's.
+	for range 5 {
+		cmd := exec.Command(bin, "-test.run", "^$", "-test.bench", "^(BenchmarkCity10000Fences|BenchmarkCity10000FencesBuffer0|BenchmarkCity10000FencesBuffer500|BenchmarkPolygon100000)$", "-test.benchtime", "2s")
+		cmd.Dir = filepath.Join("internal", "geofence")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("geofence benchmarks: %v: %s", err, out)
 		}
-		for i := 1; i+1 < len(f); i++ {
-			if unit := f[i+1]; unit == "points/s" || unit == "fences/point" {
-				v, err := strconv.ParseFloat(f[i], 64)
-				if err != nil {
-					return "", fmt.Errorf("benchmark line %q: %w", sc.Text(), err)
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+				continue
+			}
+			for i := 1; i+1 < len(f); i++ {
+				if unit := f[i+1]; unit == "points/s" || unit == "fences/point" {
+					v, err := strconv.ParseFloat(f[i], 64)
+					if err != nil {
+						return "", fmt.Errorf("benchmark line %q: %w", sc.Text(), err)
+					}
+					name := f[0][:strings.LastIndex(f[0], "-")] // less the -GOMAXPROCS suffix
+					if unit == "fences/point" {
+						fences[name] = append(fences[name], v)
+						continue
+					}
+					rates[name] = append(rates[name], v)
 				}
-				name := f[0][:strings.LastIndex(f[0], "-")] // less the -GOMAXPROCS suffix
-				if unit == "fences/point" {
-					fences[name] = append(fences[name], v)
-					continue
-				}
-				rates[name] = append(rates[name], v)
 			}
 		}
 	}
