@@ -860,14 +860,13 @@ func (e *edgeIndex) distance(p projection, reach float64) (float64, orb.Point, b
 // distance when the border is farther than the square root of limit
 // (the reach squared): the answer is then Far whatever it measures.
 func (p projection) signedWithin(x, y float64, inside bool, limit float64) (float64, orb.Point) {
-	if x*x+y*y < limit {
+	switch {
+	case x*x+y*y < limit:
 		return p.signed(x, y, inside)
+	case inside:
+		return -Far, p.lonLat(x, y)
 	}
-	d := Far
-	if inside {
-		d = -Far
-	}
-	return float64(d), p.lonLat(x, y)
+	return Far, p.lonLat(x, y)
 }
 
 // sideOf reads whether the query point is inside a simple ring from the

@@ -17,8 +17,9 @@ type sides struct {
 	minX, minY float64 // the south-west corner of cell 0, in degrees
 	cw, ch     float64 // a cell's width and height, in degrees
 	nx, ny     int
-	// d[j] is the distance in projected metres from the centre of cell j
-	// (row j/nx) to the border, rounded down, negative inside.
+	// d[j] is the distance from the centre of cell j (row j/nx) to the
+	// border, in metres of the projection centred there, rounded down;
+	// negative inside.
 	d []float32
 	// near[j] is the chunk (in edgeIndex.big) of the border point
 	// nearest the centre of cell j: measured first, it leaves the search
