@@ -104,7 +104,7 @@ func (s *sides) at(p projection) (inside bool, lower, upper float64, near int, o
 	kx := p.ky * s.cos[row]
 	dx, dy := (p.lon0-cx)*kx, (p.lat0-cy)*p.ky
 	away := math.Hypot(dx, dy)*(1+1e-9) + 1e-6
-	if math.Abs(d) <= away {
+	if !(math.Abs(d) > away) { // and a NaN position is not placed
 		return false, 0, 0, 0, false
 	}
 	// A length in the centre's projection is the query point's, with its

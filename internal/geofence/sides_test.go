@@ -79,3 +79,19 @@ func TestSidesPlacePositionsRightly(t *testing.T) {
 		t.Errorf("only %d of %d positions placed: the grid does little", placed, checked)
 	}
 }
+
+// TestSidesPlaceNoNaN: a position that is not a number is placed on no
+// side (whatever the distance to the border compares with it).
+func TestSidesPlaceNoNaN(t *testing.T) {
+	f := Fence{GeometryID: "big", Kind: KindPolygon, Geometry: orb.Polygon{wavyRing(10, 50, 0.04, 0.02, 3000, 0.1, 3)}}
+	ix := NewIndex([]Fence{f})
+	s := ix.edgesOf(0).sides
+	if s == nil {
+		t.Fatal("no grid of sides")
+	}
+	for _, q := range [][2]float64{{math.NaN(), 10}, {50, math.NaN()}, {math.NaN(), math.NaN()}} {
+		if _, _, _, _, ok := s.at(newProjection(q[0], q[1])); ok {
+			t.Errorf("lat %v lon %v placed", q[0], q[1])
+		}
+	}
+}
