@@ -2,7 +2,6 @@ package geofence
 
 import (
 	"math"
-	"slices"
 
 	"github.com/paulmach/orb"
 )
@@ -59,10 +58,16 @@ func newSides(e *edgeIndex) *sides {
 	}
 	s.d, s.near = make([]float32, nx*ny), make([]int32, nx*ny)
 	s.cos = make([]float64, ny)
-	type run struct{ part, from int32 }
+	// A chunk by its part's first vertex, which an edgeRef holds too,
+	// and its own first.
+	type run struct {
+		part *orb.Point
+		from int32
+	}
 	chunkOf := make(map[run]int32, len(e.big))
-	for i, c := range e.big {
-		chunkOf[run{c.part, c.from}] = int32(i)
+	for i := range e.big {
+		c := &e.big[i]
+		chunkOf[run{&e.ring(c)[0], c.from}] = int32(i)
 	}
 	for r := range ny {
 		cy := s.minY + (float64(r)+0.5)*s.ch
@@ -73,8 +78,7 @@ func newSides(e *edgeIndex) *sides {
 			if !ok {
 				return nil
 			}
-			part := slices.IndexFunc(e.parts, func(p part) bool { return &p.pts[0] == &ref.pts[0] })
-			s.near[r*nx+col] = chunkOf[run{int32(part), ref.i / e.step * e.step}]
+			s.near[r*nx+col] = chunkOf[run{&ref.pts[0], ref.i / e.step * e.step}]
 			d := float32(math.Hypot(x, y))
 			if float64(d) > math.Hypot(x, y) {
 				d = math.Nextafter32(d, 0)
