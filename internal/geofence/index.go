@@ -386,11 +386,11 @@ type edgeIndex struct {
 	// sides places positions in a large polygon fence's box; nil for
 	// most fences.
 	sides *sides
-	// devs[i] is how far the vertices of big[i] stray from the chord
-	// between its first and last (see capsule); +Inf when not plain. A
-	// small fence has none (see chunkBeyond).
-	devs []float32
-	// caps[l-1][j] bounds the chunks under node j of the tree's level l.
+	// caps[l][j] bounds the chunks under node j of the tree's level l,
+	// caps[0][i] the chunk big[i]; its r is +Inf where not plain. A small
+	// fence has none (see chunkBeyond). The chunks' are read in place of
+	// their first and last vertices, in the fence's own points, which
+	// were each a miss of the processor's nearer caches.
 	caps [][]capsule
 	// cosRef is the cosine of the fence's latitude nearest the equator:
 	// a capsule's r, in degrees of latitude, is then never less than the
@@ -469,18 +469,16 @@ func (e *edgeIndex) build(f Fence, parts []part) {
 	// Keep the chunks in the tree's order, so that an item's id is where
 	// its chunk is.
 	e.big = make([]chunk, len(chunks))
-	e.devs = make([]float32, len(chunks))
 	for i, id := range e.tree.ids {
-		c := chunks[id]
-		e.devs[i] = float32(math.Inf(1))
-		if c.plain {
-			pts := e.parts[c.part].pts
-			e.devs[i] = e.stray(pts[c.from:c.to+1], pts[c.from], pts[c.to])
-		}
-		e.big[i] = c
+		e.big[i] = chunks[id]
 		e.tree.ids[i] = int32(i)
 	}
 	span := 1
+	e.caps = make([][]capsule, 0, len(e.tree.levels))
+	e.caps = append(e.caps, make([]capsule, len(e.big)))
+	for i := range e.big {
+		e.caps[0][i] = e.capsuleOf(e.big[i : i+1])
+	}
 	for l := 1; l < len(e.tree.levels); l++ {
 		span *= nodeSize
 		caps := make([]capsule, len(e.tree.levels[l]))
@@ -520,15 +518,21 @@ func (e *edgeIndex) capsuleOf(chunks []chunk) capsule {
 			}
 		}
 	}
-	// The ends as they are kept, so that r bounds what a search reads.
-	a = orb.Point{float64(float32(a[0])), float64(float32(a[1]))}
-	z = orb.Point{float64(float32(z[0])), float64(float32(z[1]))}
+	// The ends as they are kept, from the corner of the fence's box, so
+	// that r bounds what a search reads: a float32 of a longitude is up
+	// to half a metre off, of a few kilometres from the corner, a
+	// millimetre.
+	ox, oy := e.origin()
+	ka := [2]float32{float32(a[0] - ox), float32(a[1] - oy)}
+	kz := [2]float32{float32(z[0] - ox), float32(z[1] - oy)}
+	a = orb.Point{ox + float64(ka[0]), oy + float64(ka[1])}
+	z = orb.Point{ox + float64(kz[0]), oy + float64(kz[1])}
 	r := float32(0)
 	for i := range chunks {
 		c := &chunks[i]
 		r = max(r, e.stray(e.ring(c)[c.from:c.to+1], a, z))
 	}
-	return capsule{float32(a[0]), float32(a[1]), float32(z[0]), float32(z[1]), r}
+	return capsule{ka[0], ka[1], kz[0], kz[1], r}
 }
 
 // stray is the farthest any of pts lies from the segment a–b, in degrees
@@ -636,13 +640,13 @@ func (e *edgeIndex) nearestUnder(p projection, w walk, level, from, to int, best
 		dist[j], order[j] = d, i
 		n++
 	}
-	caps := e.caps[level-1][from:to]
+	caps := e.caps[level][from:to]
 	below := len(e.tree.levels[level-1])
 	for m, k := range order[:n] {
 		if dist[m] >= best {
 			break
 		}
-		if p.nearTurn(boxes[k]) && p.capsuleBeyond(&caps[k], w.rs, best) {
+		if p.nearTurn(boxes[k]) && e.capsuleBeyond(p, &caps[k], w.rs, best) {
 			continue
 		}
 		c := (from + k) * nodeSize
@@ -692,13 +696,10 @@ func (e *edgeIndex) chunkBeyond(p projection, rs float64, i int, best float64) b
 	if e.inline() {
 		return false
 	}
-	c := &e.big[i]
-	if !p.nearTurn(c.box) { // and a chunk that is not plain has devs[i] +Inf
+	if !p.nearTurn(e.big[i].box) {
 		return false
 	}
-	ring := e.ring(c)
-	a, b := ring[c.from], ring[c.to]
-	return p.runBeyond(a[0], a[1], b[0], b[1], float64(e.devs[i])*rs, best)
+	return e.capsuleBeyond(p, &e.caps[0][i], rs, best)
 }
 
 // nearTurn says a box lies within 180° of longitude of the query point,
@@ -714,10 +715,36 @@ func (e *edgeIndex) capsuleScale(p projection) float64 {
 	return p.ky * max(1, p.cos0/e.cosRef)
 }
 
+// origin is the south-west corner of the fence's box, from which its
+// capsules' ends are kept: exact sums with them, as both are float32s
+// within a few degrees.
+func (e *edgeIndex) origin() (float64, float64) {
+	return float64(e.box.minX), float64(e.box.minY)
+}
+
 // capsuleBeyond says the edges a capsule bounds are no nearer than the
 // square root of best.
-func (p projection) capsuleBeyond(c *capsule, rs, best float64) bool {
-	return p.runBeyond(float64(c.ax), float64(c.ay), float64(c.bx), float64(c.by), float64(c.r)*rs, best)
+func (e *edgeIndex) capsuleBeyond(p projection, c *capsule, rs, best float64) bool {
+	ox, oy := e.origin()
+	return p.runBeyond(float64(c.ax)+ox, float64(c.ay)+oy, float64(c.bx)+ox, float64(c.by)+oy, float64(c.r)*rs, best)
+}
+
+// capsuleDist is a lower bound on the distance to the edges a capsule
+// bounds, in projected metres.
+func (e *edgeIndex) capsuleDist(p projection, c *capsule, rs float64) float64 {
+	r := float64(c.r) * rs
+	if math.IsInf(r, 1) {
+		return 0
+	}
+	ox, oy := e.origin()
+	ax, ay := (float64(c.ax)+ox-p.lon0)*p.kx, (float64(c.ay)+oy-p.lat0)*p.ky
+	bx, by := (float64(c.bx)+ox-p.lon0)*p.kx, (float64(c.by)+oy-p.lat0)*p.ky
+	dx, dy := bx-ax, by-ay
+	t := 0.0
+	if l2 := dx*dx + dy*dy; l2 > 0 {
+		t = max(0, min(1, -(ax*dx+ay*dy)/l2))
+	}
+	return max(0, math.Hypot(ax+t*dx, ay+t*dy)-r)
 }
 
 // runBeyond says a run of edges within r projected metres of the
@@ -805,8 +832,9 @@ func (e *edgeIndex) distance(p projection, reach float64) (float64, orb.Point, b
 		limit = reach * reach
 	}
 	if !e.inline() && e.sides != nil {
-		if inside, lower, upper, near, ok := e.sides.at(p); ok {
-			return e.distanceBeside(p, inside, lower, upper, near, limit)
+		var pl place
+		if e.sides.at(p, &pl) {
+			return e.distanceBeside(p, &pl, limit)
 		}
 	}
 	if e.oneRing {

@@ -447,9 +447,9 @@ func TestCapsulesBoundTheirEdges(t *testing.T) {
 			span := 1
 			for l := 1; l < len(e.tree.levels); l++ {
 				span *= nodeSize
-				for j, c := range e.caps[l-1] {
+				for j, c := range e.caps[l] {
 					d := nearestOf(chunks[j*span : min((j+1)*span, len(chunks))])
-					if p.nearTurn(e.tree.levels[l][j]) && p.capsuleBeyond(&c, rs, math.Pow(d*(1+1e-9)+1e-6, 2)) {
+					if p.nearTurn(e.tree.levels[l][j]) && e.capsuleBeyond(p, &c, rs, math.Pow(d*(1+1e-9)+1e-6, 2)) {
 						t.Fatalf("trial %d: level %d node %d's capsule puts its edges beyond %.6f m, the nearest of them", trial, l, j, d)
 					}
 					checked++

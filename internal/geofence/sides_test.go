@@ -19,29 +19,7 @@ func TestSidesPlacePositionsRightly(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
 	placed, checked := 0, 0
 	for trial := range 24 {
-		lat0 := []float64{0, -33, 47, 79.5}[trial%4]
-		lon0 := -170 + rng.Float64()*340
-		size := []float64{0.005, 0.2, 3}[trial%3]
-		var poly orb.Polygon
-		if trial%2 == 0 {
-			poly = orb.Polygon{wavyRing(lon0, lat0, size, size*0.6, 2500, 0.1+rng.Float64()*0.2, trial)}
-		} else {
-			// A walk that turns mostly one way, so that it encloses
-			// something, and crosses itself now and then.
-			ring := orb.Ring{{lon0, lat0}}
-			heading, step := 0.0, size*2*math.Pi/2500
-			for range 2500 {
-				heading += 2*math.Pi/2500 + (rng.Float64()-0.5)*0.8
-				last := ring[len(ring)-1]
-				ring = append(ring, orb.Point{last[0] + step*math.Cos(heading), math.Max(-80, math.Min(80, last[1]+step*math.Sin(heading)))})
-			}
-			ring = append(ring, ring[0])
-			poly = orb.Polygon{ring}
-		}
-		if trial%3 == 1 {
-			c := poly.Bound().Center()
-			poly = append(poly, reversed(wavyRing(c[0], c[1], size*0.2, size*0.1, 40, 0.1, 1)))
-		}
+		poly := sidesPolygon(rng, trial)
 		f := Fence{GeometryID: "big", Kind: KindPolygon, Geometry: poly}
 		var e edgeIndex
 		e.build(f, fenceParts(f))
@@ -53,7 +31,9 @@ func TestSidesPlacePositionsRightly(t *testing.T) {
 		for range 400 {
 			q := orb.Point{b.Min[0] - 0.1*w + rng.Float64()*1.2*w, b.Min[1] - 0.1*h + rng.Float64()*1.2*h}
 			p := newProjection(q[1], q[0])
-			inside, lower, upper, _, ok := e.sides.at(p)
+			var pl place
+			ok := e.sides.at(p, &pl)
+			inside, lower, upper := pl.inside, pl.lower, pl.upper
 			checked++
 			if !ok {
 				continue
@@ -80,6 +60,84 @@ func TestSidesPlacePositionsRightly(t *testing.T) {
 	}
 }
 
+// sidesPolygon is one of 24 large polygons of 2,500 edges, at the
+// equator, 33°, 47° and 79.5°, from a few hundred metres to degrees
+// across: smooth rings, and jagged walks that cross themselves, some with
+// a hole.
+func sidesPolygon(rng *rand.Rand, trial int) orb.Polygon {
+	lat0 := []float64{0, -33, 47, 79.5}[trial%4]
+	lon0 := -170 + rng.Float64()*340
+	size := []float64{0.005, 0.2, 3}[trial%3]
+	var poly orb.Polygon
+	if trial%2 == 0 {
+		poly = orb.Polygon{wavyRing(lon0, lat0, size, size*0.6, 2500, 0.1+rng.Float64()*0.2, trial)}
+	} else {
+		// A walk that turns mostly one way, so that it encloses
+		// something, and crosses itself now and then.
+		ring := orb.Ring{{lon0, lat0}}
+		heading, step := 0.0, size*2*math.Pi/2500
+		for range 2500 {
+			heading += 2*math.Pi/2500 + (rng.Float64()-0.5)*0.8
+			last := ring[len(ring)-1]
+			ring = append(ring, orb.Point{last[0] + step*math.Cos(heading), math.Max(-80, math.Min(80, last[1]+step*math.Sin(heading)))})
+		}
+		ring = append(ring, ring[0])
+		poly = orb.Polygon{ring}
+	}
+	if trial%3 == 1 {
+		c := poly.Bound().Center()
+		poly = append(poly, reversed(wavyRing(c[0], c[1], size*0.2, size*0.1, 40, 0.1, 1)))
+	}
+	return poly
+}
+
+// TestSidesCandidatesHoldTheNearest: where a position's cell lists the
+// nodes its nearest border point may be under, the search among them
+// (foretold chunk first, stopping at the first node too far from the
+// cell's centre) finds the nearest edge a pass over every edge finds, to
+// the same distance and point. A list that left out a node, or a stop
+// too soon, would answer a farther border point.
+func TestSidesCandidatesHoldTheNearest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 11))
+	listed, checked := 0, 0
+	for trial := range 24 {
+		poly := sidesPolygon(rng, trial)
+		f := Fence{GeometryID: "big", Kind: KindPolygon, Geometry: poly}
+		var e edgeIndex
+		e.build(f, fenceParts(f))
+		b := poly.Bound()
+		w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
+		for range 400 {
+			q := orb.Point{b.Min[0] - 0.1*w + rng.Float64()*1.2*w, b.Min[1] - 0.1*h + rng.Float64()*1.2*h}
+			p := newProjection(q[1], q[0])
+			checked++
+			var pl place
+			if !e.sides.at(p, &pl) {
+				continue
+			}
+			if _, _, ok := e.sides.candidates(&pl); !ok {
+				continue
+			}
+			listed++
+			d, nearest, ok := e.distanceBeside(p, &pl, math.Inf(1))
+			if !ok {
+				t.Fatalf("trial %d: %v has no nearest border point", trial, q)
+			}
+			want, wantAt := Distance(f, q[1], q[0]) // a pass over every edge
+			if math.Abs(d-want) > 1e-6*max(1, math.Abs(want)) {
+				t.Fatalf("trial %d: %v is %.6f m from the border, the search says %.6f", trial, q, want, d)
+			}
+			if gap := newProjection(wantAt[1], wantAt[0]).haversine(nearest); gap > 0.01 {
+				t.Fatalf("trial %d: %v's nearest border point is %v, the search says %v, %.3f m away", trial, q, wantAt, nearest, gap)
+			}
+		}
+	}
+	t.Logf("%d of %d positions searched among their cell's candidates", listed, checked)
+	if listed < checked/2 {
+		t.Errorf("only %d of %d positions searched among candidates: the lists do little", listed, checked)
+	}
+}
+
 // TestSidesPlaceNoNaN: a position that is not a number is placed on no
 // side (whatever the distance to the border compares with it).
 func TestSidesPlaceNoNaN(t *testing.T) {
@@ -90,7 +148,8 @@ func TestSidesPlaceNoNaN(t *testing.T) {
 		t.Fatal("no grid of sides")
 	}
 	for _, q := range [][2]float64{{math.NaN(), 10}, {50, math.NaN()}, {math.NaN(), math.NaN()}} {
-		if _, _, _, _, ok := s.at(newProjection(q[0], q[1])); ok {
+		var pl place
+		if s.at(newProjection(q[0], q[1]), &pl) {
 			t.Errorf("lat %v lon %v placed", q[0], q[1])
 		}
 	}
