@@ -266,10 +266,14 @@ type candidate struct {
 }
 
 // within appends to found the nodes of level 1 under the nodes from to to
-// of a level that may be within reach projected metres of p.
+// of a level that may be within reach projected metres of p, giving up
+// past sidesMaxList of them.
 func (e *edgeIndex) within(p projection, rs float64, level, from, to int, reach float64, found []candidate) []candidate {
 	boxes, caps := e.tree.levels[level][from:to], e.caps[level][from:to]
 	for i := range boxes {
+		if len(found) > sidesMaxList {
+			break
+		}
 		lower := math.Sqrt(p.boxDist2(boxes[i]))
 		if lower > reach {
 			continue
