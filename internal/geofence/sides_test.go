@@ -16,8 +16,38 @@ import (
 // self-crossing walks, with and without a hole, from the equator to 80°,
 // a few hundred metres to degrees across.
 func TestSidesPlacePositionsRightly(t *testing.T) {
-	rng := rand.New(rand.NewPCG(8, 9))
 	placed, checked := 0, 0
+	eachSidesPosition(t, rand.New(rand.NewPCG(8, 9)), func(trial int, poly orb.Polygon, e *edgeIndex, q orb.Point, p projection) {
+		var pl place
+		checked++
+		if !e.sides.at(p, &pl) {
+			return
+		}
+		placed++
+		if want := polygonContains(poly, q); pl.inside != want {
+			t.Fatalf("trial %d: %v placed inside %v, ray casting says %v", trial, q, pl.inside, want)
+		}
+		d := math.Inf(1)
+		for _, r := range poly {
+			for i := 0; i+1 < len(r); i++ {
+				x, y, _ := p.segmentNearest(r[i], r[i+1])
+				d = min(d, math.Hypot(x, y))
+			}
+		}
+		if pl.lower > d*(1+1e-9)+1e-6 || pl.upper < d {
+			t.Fatalf("trial %d: %v is %.6f m from the border, outside the bounds %.6f to %.6f", trial, q, d, pl.lower, pl.upper)
+		}
+	})
+	t.Logf("%d of %d positions placed", placed, checked)
+	if placed < checked/2 {
+		t.Errorf("only %d of %d positions placed: the grid does little", placed, checked)
+	}
+}
+
+// eachSidesPosition calls fn for 400 positions in and around the box of
+// each of the 24 polygons of sidesPolygon, indexed.
+func eachSidesPosition(t *testing.T, rng *rand.Rand, fn func(trial int, poly orb.Polygon, e *edgeIndex, q orb.Point, p projection)) {
+	t.Helper()
 	for trial := range 24 {
 		poly := sidesPolygon(rng, trial)
 		f := Fence{GeometryID: "big", Kind: KindPolygon, Geometry: poly}
@@ -30,33 +60,8 @@ func TestSidesPlacePositionsRightly(t *testing.T) {
 		w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
 		for range 400 {
 			q := orb.Point{b.Min[0] - 0.1*w + rng.Float64()*1.2*w, b.Min[1] - 0.1*h + rng.Float64()*1.2*h}
-			p := newProjection(q[1], q[0])
-			var pl place
-			ok := e.sides.at(p, &pl)
-			inside, lower, upper := pl.inside, pl.lower, pl.upper
-			checked++
-			if !ok {
-				continue
-			}
-			placed++
-			if want := polygonContains(poly, q); inside != want {
-				t.Fatalf("trial %d: %v placed inside %v, ray casting says %v", trial, q, inside, want)
-			}
-			d := math.Inf(1)
-			for _, r := range poly {
-				for i := 0; i+1 < len(r); i++ {
-					x, y, _ := p.segmentNearest(r[i], r[i+1])
-					d = min(d, math.Hypot(x, y))
-				}
-			}
-			if lower > d*(1+1e-9)+1e-6 || upper < d {
-				t.Fatalf("trial %d: %v is %.6f m from the border, outside the bounds %.6f to %.6f", trial, q, d, lower, upper)
-			}
+			fn(trial, poly, &e, q, newProjection(q[1], q[0]))
 		}
-	}
-	t.Logf("%d of %d positions placed", placed, checked)
-	if placed < checked/2 {
-		t.Errorf("only %d of %d positions placed: the grid does little", placed, checked)
 	}
 }
 
@@ -98,40 +103,30 @@ func sidesPolygon(rng *rand.Rand, trial int) orb.Polygon {
 // the same distance and point. A list that left out a node, or a stop
 // too soon, would answer a farther border point.
 func TestSidesCandidatesHoldTheNearest(t *testing.T) {
-	rng := rand.New(rand.NewPCG(10, 11))
 	listed, checked := 0, 0
-	for trial := range 24 {
-		poly := sidesPolygon(rng, trial)
-		f := Fence{GeometryID: "big", Kind: KindPolygon, Geometry: poly}
-		var e edgeIndex
-		e.build(f, fenceParts(f))
-		b := poly.Bound()
-		w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
-		for range 400 {
-			q := orb.Point{b.Min[0] - 0.1*w + rng.Float64()*1.2*w, b.Min[1] - 0.1*h + rng.Float64()*1.2*h}
-			p := newProjection(q[1], q[0])
-			checked++
-			var pl place
-			if !e.sides.at(p, &pl) {
-				continue
-			}
-			if _, _, ok := e.sides.candidates(&pl); !ok {
-				continue
-			}
-			listed++
-			d, nearest, ok := e.distanceBeside(p, &pl, math.Inf(1))
-			if !ok {
-				t.Fatalf("trial %d: %v has no nearest border point", trial, q)
-			}
-			want, wantAt := Distance(f, q[1], q[0]) // a pass over every edge
-			if math.Abs(d-want) > 1e-6*max(1, math.Abs(want)) {
-				t.Fatalf("trial %d: %v is %.6f m from the border, the search says %.6f", trial, q, want, d)
-			}
-			if gap := newProjection(wantAt[1], wantAt[0]).haversine(nearest); gap > 0.01 {
-				t.Fatalf("trial %d: %v's nearest border point is %v, the search says %v, %.3f m away", trial, q, wantAt, nearest, gap)
-			}
+	eachSidesPosition(t, rand.New(rand.NewPCG(10, 11)), func(trial int, poly orb.Polygon, e *edgeIndex, q orb.Point, p projection) {
+		checked++
+		var pl place
+		if !e.sides.at(p, &pl) {
+			return
 		}
-	}
+		if _, _, ok := e.sides.candidates(&pl); !ok {
+			return
+		}
+		listed++
+		d, nearest, ok := e.distanceBeside(p, &pl, math.Inf(1))
+		if !ok {
+			t.Fatalf("trial %d: %v has no nearest border point", trial, q)
+		}
+		f := Fence{GeometryID: "big", Kind: KindPolygon, Geometry: poly}
+		want, wantAt := Distance(f, q[1], q[0]) // a pass over every edge
+		if math.Abs(d-want) > 1e-6*max(1, math.Abs(want)) {
+			t.Fatalf("trial %d: %v is %.6f m from the border, the search says %.6f", trial, q, want, d)
+		}
+		if gap := newProjection(wantAt[1], wantAt[0]).haversine(nearest); gap > 0.01 {
+			t.Fatalf("trial %d: %v's nearest border point is %v, the search says %v, %.3f m away", trial, q, wantAt, nearest, gap)
+		}
+	})
 	t.Logf("%d of %d positions searched among their cell's candidates", listed, checked)
 	if listed < checked/2 {
 		t.Errorf("only %d of %d positions searched among candidates: the lists do little", listed, checked)
