@@ -716,8 +716,8 @@ func (e *edgeIndex) capsuleScale(p projection) float64 {
 }
 
 // origin is the south-west corner of the fence's box, from which its
-// capsules' ends are kept: exact sums with them, as both are float32s
-// within a few degrees.
+// capsules' ends are kept. capsuleOf measures r from the ends as
+// origin plus the kept offsets, the same sums a search makes.
 func (e *edgeIndex) origin() (float64, float64) {
 	return float64(e.box.minX), float64(e.box.minY)
 }
