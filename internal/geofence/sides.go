@@ -177,12 +177,18 @@ func newSides(e *edgeIndex) *sides {
 	// A part's chunks are in e.big where chunkAt says, from partFrom on.
 	step := int(e.step)
 	s.partFrom = make([]int32, len(e.parts)+1)
-	partOf := make(map[*orb.Point]int, len(e.parts))
+	// A part by its first vertex and length, as an edgeRef holds it:
+	// rings a caller built may share memory, one a prefix of another.
+	type ring struct {
+		first *orb.Point
+		n     int
+	}
+	partOf := make(map[ring]int, len(e.parts))
 	for pi, p := range e.parts {
 		n := 0
 		if len(p.pts) > 0 {
 			n = (p.edges() + step - 1) / step
-			partOf[&p.pts[0]] = pi
+			partOf[ring{&p.pts[0], len(p.pts)}] = pi
 		}
 		s.partFrom[pi+1] = s.partFrom[pi] + int32(n)
 	}
@@ -201,7 +207,7 @@ func newSides(e *edgeIndex) *sides {
 				return nil
 			}
 			j := r*nx + col
-			s.near[j] = s.chunkAt[int(s.partFrom[partOf[&ref.pts[0]]])+int(ref.i)/step]
+			s.near[j] = s.chunkAt[int(s.partFrom[partOf[ring{&ref.pts[0], len(ref.pts)}]])+int(ref.i)/step]
 			s.u[j] = float32(float64(ref.i) + t)
 			d := float32(math.Hypot(x, y))
 			if float64(d) > math.Hypot(x, y) {

@@ -149,3 +149,35 @@ func TestSidesPlaceNoNaN(t *testing.T) {
 		}
 	}
 }
+
+// TestSidesAliasedRings: rings a caller built in Go may share memory, a
+// shorter one a prefix of a longer one. Indexing them must not panic,
+// and answers must be those of the pass over every edge.
+func TestSidesAliasedRings(t *testing.T) {
+	a := wavyRing(10, 50, 0.04, 0.02, 3000, 0.1, 3)
+	start := a[0]
+	var b orb.Ring // a second lobe through the first ring's start
+	for i := range 3001 {
+		ang := 2 * math.Pi * float64(i) / 3000
+		b = append(b, orb.Point{start[0] + 0.04 - 0.04*math.Cos(ang), start[1] + 0.02*math.Sin(ang)})
+	}
+	b[len(b)-1] = start
+	ring := append(append(orb.Ring{}, a...), b[1:]...) // a figure of eight
+	f := Fence{GeometryID: "x", Kind: KindPolygon, Geometry: orb.MultiPolygon{{ring}, {ring[:len(a)]}}}
+	ix := NewIndex([]Fence{f})
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 300 {
+		q := Query{Lon: 9.95 + rng.Float64()*0.2, Lat: 49.97 + rng.Float64()*0.06, SearchBuffer: 50}
+		want, _ := Distance(f, q.Lat, q.Lon)
+		gs := ix.Evaluate(q).Geometries
+		if math.Abs(want) > 50 && !Inside(want) {
+			continue // beyond the buffer outside: the index leaves it out
+		}
+		if len(gs) != 1 {
+			t.Fatalf("%+v: %d answers, want 1 (distance %.1f)", q, len(gs), want)
+		}
+		if w := answer("x", want, orb.Point{}, 50).Distance; gs[0].Distance != w {
+			t.Fatalf("%+v: distance %v, the pass over every edge %v", q, gs[0].Distance, w)
+		}
+	}
+}
