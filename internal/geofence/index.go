@@ -387,10 +387,9 @@ type edgeIndex struct {
 	// most fences.
 	sides *sides
 	// caps[l][j] bounds the chunks under node j of the tree's level l,
-	// caps[0][i] the chunk big[i]; its r is +Inf where not plain. A small
-	// fence has none (see chunkBeyond). The chunks' are read in place of
-	// their first and last vertices, in the fence's own points, which
-	// were each a miss of the processor's nearer caches.
+	// and caps[0][i] the chunk big[i]; r is +Inf where not plain. A small
+	// fence has none (see chunkBeyond). A chunk's own capsule spares a
+	// search reading its first and last vertices from the fence's points.
 	caps [][]capsule
 	// cosRef is the cosine of the fence's latitude nearest the equator:
 	// a capsule's r, in degrees of latitude, is then never less than the

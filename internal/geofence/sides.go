@@ -66,7 +66,7 @@ func roundedUp(d float32) float64 {
 type place struct {
 	inside       bool
 	lower, upper float64 // the distance to the border lies between
-	near         int     // the chunk measured first: see hint
+	near         int     // the chunk measured first, set by distanceBeside (see hint)
 	cell         int
 	// away is the way from the centre, dx and dy its east and north
 	// parts, and stretch the most a length changes between the centre's
@@ -240,7 +240,6 @@ func (s *sides) list(e *edgeIndex) {
 		c := newProjection(s.minY+(float64(row)+0.5)*s.ch, s.minX+(float64(col)+0.5)*s.cw)
 		half := math.Hypot(s.cw/2*c.kx, s.ch/2*c.ky)
 		reach := float32((roundedUp(s.d[j])+2*half)*(1+1e-3) + 1e-3)
-		reach = math.Nextafter32(reach, 0) // so that it is no more than was searched
 		top := len(e.tree.levels) - 1
 		found = e.within(c, e.capsuleScale(c), top, 0, len(e.tree.levels[top]), float64(reach), found[:0])
 		if len(found) > sidesMaxList {
@@ -341,7 +340,7 @@ func (s *sides) at(p projection, pl *place) bool {
 	*pl = place{
 		inside: d < 0,
 		lower:  (math.Abs(d) - away) / narrow, upper: (roundedUp(s.d[row*s.nx+col])+away)*widen*(1+1e-9) + 1e-6,
-		near: int(s.near[row*s.nx+col]), cell: row*s.nx + col,
+		cell: row*s.nx + col,
 		away: away, dx: dx, dy: dy, stretch: widen * narrow,
 	}
 	return true
